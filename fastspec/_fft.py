@@ -1,0 +1,179 @@
+"""The FFT plan cache: batched real transforms on aligned scratch buffers.
+
+A plan transforms ``batch`` rows of length ``n_fft`` at once: ``"r2c"`` takes real rows in
+``plan.input`` and returns ``(batch, n_fft // 2 + 1)`` complex rows, ``"c2r"`` the reverse.
+Neither direction scales, so a c2r after an r2c multiplies by ``n_fft``. Callers write into
+``plan.input`` and read the array that ``plan.execute()`` returns; plans are never built on user
+arrays, because FFTW's planner overwrites the arrays it plans on.
+
+Plans are cached by everything that makes them differ (kind, length, batch, dtype, alignment,
+threads, planner effort, backend, and the worker slot that owns the buffers). Building one is
+serialised by a lock: FFTW's planner is not thread-safe. Executing a plan releases the GIL.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pyfftw
+import scipy.fft
+
+from ._config import settings
+
+_lock = threading.Lock()
+_cache = {}
+_ALIGN = pyfftw.simd_alignment
+
+
+class FftwPlan:
+    """A pyFFTW plan with its own aligned input and output buffers."""
+
+    backend = "fftw"
+
+    def __init__(self, kind, n_fft, batch, dtype, threads, effort):
+        real = np.dtype(dtype)
+        cplx = np.result_type(real, np.complex64)
+        n_freq = n_fft // 2 + 1
+        if kind == "r2c":
+            self.input = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=_ALIGN)
+            output = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=_ALIGN)
+            direction = "FFTW_FORWARD"
+        else:
+            self.input = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=_ALIGN)
+            output = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=_ALIGN)
+            direction = "FFTW_BACKWARD"
+        self._fftw = pyfftw.FFTW(
+            self.input, output, axes=(-1,), direction=direction,
+            flags=(effort, "FFTW_DESTROY_INPUT"), threads=threads,
+        )
+        self.input[...] = 0
+        self.output = output
+
+    def execute(self):
+        """Transform ``self.input`` (destroying it) and return the output buffer."""
+        self._fftw.execute()
+        return self.output
+
+
+class ScipyPlan:
+    """``scipy.fft`` behind the same interface; the output is a fresh array each call."""
+
+    backend = "scipy"
+
+    def __init__(self, kind, n_fft, batch, dtype, threads, effort):
+        real = np.dtype(dtype)
+        cplx = np.result_type(real, np.complex64)
+        self._kind, self._n_fft, self._workers = kind, n_fft, threads
+        shape = (batch, n_fft) if kind == "r2c" else (batch, n_fft // 2 + 1)
+        self.input = pyfftw.zeros_aligned(shape, dtype=real if kind == "r2c" else cplx, n=_ALIGN)
+
+    def execute(self):
+        """Transform ``self.input`` and return a new output array (unscaled both ways)."""
+        if self._kind == "r2c":
+            return scipy.fft.rfft(self.input, axis=-1, workers=self._workers, overwrite_x=True)
+        return scipy.fft.irfft(
+            self.input, n=self._n_fft, axis=-1, norm="forward", workers=self._workers, overwrite_x=True
+        )
+
+
+def _time_plan(plan, repeats=3):
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plan.execute()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _build(kind, n_fft, batch, dtype, threads, effort, backend):
+    if backend == "fftw":
+        return FftwPlan(kind, n_fft, batch, dtype, threads, effort)
+    if backend == "scipy":
+        return ScipyPlan(kind, n_fft, batch, dtype, threads, effort)
+    # auto: measure both once for this shape and keep the faster, as FFTW's planner does.
+    fftw_plan = FftwPlan(kind, n_fft, batch, dtype, threads, effort)
+    scipy_plan = ScipyPlan(kind, n_fft, batch, dtype, threads, effort)
+    return fftw_plan if _time_plan(fftw_plan) <= _time_plan(scipy_plan) else scipy_plan
+
+
+def get_plan(kind, n_fft, batch, dtype, threads=1, slot=0):
+    """Return the cached plan for this transform, building it on first use.
+
+    Parameters
+    ----------
+    kind : {"r2c", "c2r"}
+        Forward real-to-complex or inverse complex-to-real transform.
+    n_fft : int
+        Transform length.
+    batch : int
+        Number of rows transformed per call.
+    dtype : numpy dtype
+        float32 or float64 (the real side); the complex side follows.
+    threads : int
+        Threads inside one transform (fastspec's block pipeline uses 1 per worker).
+    slot : int
+        Worker slot: each worker thread gets its own buffers.
+
+    Returns
+    -------
+    FftwPlan or ScipyPlan
+    """
+    key = (kind, int(n_fft), int(batch), np.dtype(dtype).str, _ALIGN, int(threads),
+           settings.planner_effort, settings.fft_backend, int(slot))
+    plan = _cache.get(key)
+    if plan is None:
+        with _lock:
+            plan = _cache.get(key)
+            if plan is None:
+                plan = _build(kind, n_fft, batch, dtype, threads, settings.planner_effort,
+                              settings.fft_backend)
+                _cache[key] = plan
+    return plan
+
+
+def clear_plan_cache():
+    """Drop every cached plan (FFTW keeps its accumulated wisdom)."""
+    with _lock:
+        _cache.clear()
+
+
+def export_wisdom(path):
+    """Write FFTW's accumulated wisdom to ``path`` so a later process plans instantly.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+    """
+    with _lock:
+        blobs = pyfftw.export_wisdom()
+    with open(path, "wb") as f:
+        for blob in blobs:
+            f.write(len(blob).to_bytes(8, "little"))
+            f.write(blob)
+
+
+def import_wisdom(path):
+    """Load wisdom written by :func:`export_wisdom`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File written by :func:`export_wisdom`.
+
+    Returns
+    -------
+    tuple of bool
+        Whether the double, single and long-double wisdom were accepted.
+    """
+    from ._validate import ParameterError
+
+    blobs = []
+    with open(path, "rb") as f:
+        for _ in range(3):
+            size = f.read(8)
+            if len(size) != 8:
+                raise ParameterError(f"{path}: not a fastspec wisdom file")
+            blobs.append(f.read(int.from_bytes(size, "little")))
+    with _lock:
+        return pyfftw.import_wisdom(tuple(blobs))

@@ -1,0 +1,97 @@
+"""The one gate for user input: every public function checks its arguments here."""
+
+import numbers
+
+import numpy as np
+
+
+class ParameterError(ValueError):
+    """A parameter or input array that fastspec cannot work with; the message names it."""
+
+
+def positive_int(value, name):
+    """Return ``value`` as an int, raising unless it is an integer >= 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ParameterError(f"{name}={value!r} must be a positive integer")
+    if value < 1:
+        raise ParameterError(f"{name}={value!r} must be a positive integer")
+    return int(value)
+
+
+def positive_float(value, name, allow_zero=False):
+    """Return ``value`` as a float, raising unless it is finite and > 0 (>= 0 if allowed)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}={value!r} must be a number") from None
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ParameterError(f"{name}={value!r} must be a finite {bound} number")
+    return v
+
+
+def real_dtype(dtype, name="dtype"):
+    """Return float32 or float64 for a real or complex dtype request."""
+    dt = np.dtype(dtype)
+    if dt in (np.float32, np.complex64):
+        return np.dtype(np.float32)
+    if dt in (np.float64, np.complex128):
+        return np.dtype(np.float64)
+    raise ParameterError(f"{name}={dt} is not supported; use float32/complex64 or float64/complex128")
+
+
+def _all_finite(x):
+    # A sum is one fast SIMD pass and turns any NaN/Inf into NaN/Inf; only a sum that overflowed
+    # on huge finite values needs the exact element-wise check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(x)
+    return bool(np.isfinite(total)) or bool(np.isfinite(x).all())
+
+
+def audio(y, name="y", dtype=None):
+    """Check a real signal of shape ``(..., n_samples)`` and return it as float32/float64.
+
+    Float16 becomes float32; integer, boolean and complex input is refused (integer PCM needs
+    an explicit scale). The caller's array is never copied unless the dtype changes.
+    """
+    if not isinstance(y, np.ndarray):
+        y = np.asarray(y)
+    if y.dtype.kind == "c":
+        raise ParameterError(f"{name} must be real-valued, got complex dtype {y.dtype}")
+    if y.dtype.kind != "f":
+        raise ParameterError(
+            f"{name} must be floating-point audio, got dtype {y.dtype}; "
+            f"for integer PCM use e.g. y.astype(np.float32) / 32768"
+        )
+    if y.ndim < 1:
+        raise ParameterError(f"{name} must have at least 1 dimension (..., n_samples), got a scalar")
+    if y.shape[-1] == 0 or y.size == 0:
+        raise ParameterError(f"{name} is empty (shape {y.shape})")
+    target = real_dtype(dtype) if dtype is not None else (np.float64 if y.dtype == np.float64 else np.float32)
+    if y.dtype != target:
+        y = y.astype(target)
+    if not _all_finite(y):
+        raise ParameterError(f"{name} contains NaN or Inf values")
+    return y
+
+
+def spectrum(S, name="S", n_fft=None):
+    """Check a complex or real spectrogram of shape ``(..., n_freq, n_frames)``."""
+    if not isinstance(S, np.ndarray):
+        S = np.asarray(S)
+    if S.dtype.kind not in "fc":
+        raise ParameterError(f"{name} must be a floating-point or complex array, got dtype {S.dtype}")
+    if S.ndim < 2:
+        raise ParameterError(f"{name} must have at least 2 dimensions (..., n_freq, n_frames), got shape {S.shape}")
+    if S.size == 0:
+        raise ParameterError(f"{name} is empty (shape {S.shape})")
+    if n_fft is not None and S.shape[-2] != n_fft // 2 + 1:
+        raise ParameterError(
+            f"{name} has {S.shape[-2]} frequency bins but n_fft={n_fft} needs {n_fft // 2 + 1}"
+        )
+    if not _all_finite(S):
+        raise ParameterError(f"{name} contains NaN or Inf values")
+    return S

@@ -1,0 +1,443 @@
+"""Short-time Fourier transform, its inverse, and magnitude/power spectrograms.
+
+The forward path runs block by block: a numba kernel frames and windows ``block`` frames into
+an FFTW plan's aligned input, the plan transforms them, and a second kernel writes the wanted
+form (complex, magnitude, power) into the output. A block's buffers stay in cache (measured on
+this machine: 2.5 us per 2048-point frame in blocks of 32 against 5.4 us in one batch of 5,000
+frames), so the pipeline beats a single batched FFT over pre-framed data. With several threads,
+each runs its own plans on its own share of the blocks.
+"""
+
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _validate
+from ._config import settings
+from ._fft import get_plan
+from ._kernels import elementwise, framing, overlap_add
+from ._validate import ParameterError
+from .filters import get_window
+
+_MAX_BLOCK_BYTES = 1 << 20
+_MIN_FRAMES_PER_THREAD = 64
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _pool(threads):
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor._max_workers < threads:
+            _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastspec")
+        return _executor
+
+
+def _block_size(n_fft, itemsize):
+    # Largest power of two whose real input + complex output rows fit in ~1 MB of cache.
+    rows = max(1, _MAX_BLOCK_BYTES // (3 * n_fft * itemsize))
+    return 1 << min(8, rows.bit_length() - 1)
+
+
+def _chunks(n_frames, block):
+    """Split ``n_frames`` into full blocks plus a binary decomposition of the remainder.
+
+    Every chunk size is a power of two <= ``block``, so a handful of plans serve all lengths.
+    """
+    out = []
+    start = 0
+    while n_frames - start >= block:
+        out.append((start, block))
+        start += block
+    size = block >> 1
+    while start < n_frames:
+        if n_frames - start >= size:
+            out.append((start, size))
+            start += size
+        size >>= 1
+    return out
+
+
+def _run(tasks, work, n_frames_total):
+    """Run ``work(slot, tasks_part)`` over the tasks, on several threads when it pays."""
+    threads = min(settings.num_threads, max(1, n_frames_total // _MIN_FRAMES_PER_THREAD), len(tasks))
+    if threads <= 1:
+        work(0, tasks)
+        return
+    parts = [tasks[i::threads] for i in range(threads)]
+    futures = [_pool(threads).submit(work, slot, part) for slot, part in enumerate(parts)]
+    for f in futures:
+        f.result()
+
+
+class Stft:
+    """A reusable short-time Fourier transform: window, hop and FFT plans fixed at construction.
+
+    Parameters are read-only because the derived state (windows per dtype, the inverse window
+    normaliser, the plans) depends on them. Calls infer float32/float64 from their input.
+
+    Parameters
+    ----------
+    n_fft : int
+        FFT length; output has ``1 + n_fft // 2`` frequency bins.
+    hop_length : int, optional
+        Samples between frames. Default ``win_length // 4``.
+    win_length : int, optional
+        Window length, <= ``n_fft``; the window is zero-padded and centred. Default ``n_fft``.
+    window : str, tuple, callable or array_like
+        Any window ``scipy.signal.get_window`` knows (periodic form), or its samples.
+    center : bool
+        Pad ``n_fft // 2`` samples at both ends so frame ``t`` is centred at ``t * hop_length``.
+    pad_mode : {"constant", "reflect", "edge"}
+        How ``center`` pads.
+
+    Examples
+    --------
+    >>> import numpy as np, fastspec
+    >>> tf = fastspec.Stft(n_fft=1024, hop_length=256)
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(22050) / 22050).astype(np.float32)
+    >>> tf.spectrogram(y).shape
+    (513, 87)
+    """
+
+    def __init__(self, *, n_fft=2048, hop_length=None, win_length=None, window="hann",
+                 center=True, pad_mode="constant"):
+        self._n_fft = _validate.positive_int(n_fft, "n_fft")
+        self._win_length = self._n_fft if win_length is None else _validate.positive_int(win_length, "win_length")
+        if self._win_length > self._n_fft:
+            raise ParameterError(f"win_length={self._win_length} must be <= n_fft={self._n_fft}")
+        self._hop_length = (max(1, self._win_length // 4) if hop_length is None
+                            else _validate.positive_int(hop_length, "hop_length"))
+        self._center = bool(center)
+        code = framing.pad_mode_code(pad_mode)
+        if code is None:
+            raise ParameterError(f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'edge'")
+        self._pad_mode, self._pad_code = pad_mode, code
+        self._window_spec = window
+        base = get_window(window, self._win_length, n_fft=self._n_fft)
+        nonzero = np.flatnonzero(base)
+        self._win_lo = int(nonzero[0]) if nonzero.size else 0
+        self._win_hi = int(nonzero[-1]) + 1 if nonzero.size else 0
+        self._windows = {np.dtype(np.float64): base, np.dtype(np.float32): _readonly(base.astype(np.float32))}
+        self._inverse_norm = {}
+
+    n_fft = property(lambda self: self._n_fft, doc="FFT length.")
+    hop_length = property(lambda self: self._hop_length, doc="Samples between frames.")
+    win_length = property(lambda self: self._win_length, doc="Window length before padding.")
+    center = property(lambda self: self._center, doc="Whether frames are centred.")
+    pad_mode = property(lambda self: self._pad_mode, doc="Padding used when centred.")
+    n_freq = property(lambda self: self._n_fft // 2 + 1, doc="Frequency bins of the output.")
+
+    def window(self, dtype=np.float64):
+        """Return the (read-only) analysis window, padded to ``n_fft``, in ``dtype``."""
+        return self._windows[np.dtype(dtype)]
+
+    def __repr__(self):
+        return (f"Stft(n_fft={self._n_fft}, hop_length={self._hop_length}, win_length={self._win_length}, "
+                f"window={self._window_spec!r}, center={self._center}, pad_mode={self._pad_mode!r})")
+
+    @property
+    def _offset(self):
+        return self._n_fft // 2 if self._center else 0
+
+    def n_frames(self, n_samples):
+        """Number of frames for a signal of ``n_samples``."""
+        if self._center:
+            return 1 + n_samples // self._hop_length
+        return 1 + (n_samples - self._n_fft) // self._hop_length
+
+    # ----- forward -------------------------------------------------------------------------
+    def _prepare(self, y, dtype):
+        y = _validate.audio(y, dtype=dtype)
+        n_samples = y.shape[-1]
+        if not self._center and n_samples < self._n_fft:
+            raise ParameterError(
+                f"y has {n_samples} samples, fewer than n_fft={self._n_fft}; pass center=True or a smaller n_fft"
+            )
+        return y
+
+    def _forward(self, y, out_dtype, post, out):
+        """Frame, transform and post-process ``y``; ``post(spec_rows, out_rows)`` writes the output."""
+        lead = y.shape[:-1]
+        y2 = np.ascontiguousarray(y.reshape(-1, y.shape[-1]))
+        n_items, n_samples = y2.shape
+        n_frames = self.n_frames(n_samples)
+        n_freq = self.n_freq
+        expected = lead + (n_freq, n_frames)
+        if out is None:
+            # Frames are the outer axis in memory, so each block of FFT rows lands contiguously;
+            # the (..., n_freq, n_frames) result is a transposed view, as librosa's F-ordered one.
+            frames_major = np.empty((n_items, n_frames, n_freq), dtype=out_dtype)
+        else:
+            if out.shape != expected or out.dtype != out_dtype:
+                raise ParameterError(f"out has shape {out.shape} and dtype {out.dtype}; expected {expected} {np.dtype(out_dtype)}")
+            frames_major = np.swapaxes(out.reshape((n_items, n_freq, n_frames)), -1, -2)
+            if not frames_major.flags.c_contiguous:
+                raise ParameterError("out must be laid out as returned by fastspec (frames-major, i.e. np.swapaxes(out, -1, -2) C-contiguous)")
+        dtype = y2.dtype
+        window = self._windows[dtype]
+        block = _block_size(self._n_fft, dtype.itemsize)
+        chunks = _chunks(n_frames, block)
+        tasks = [(item, start, size) for item in range(n_items) for start, size in chunks]
+        hop, offset, pad_code, lo, hi, n_fft = (self._hop_length, self._offset, self._pad_code,
+                                                self._win_lo, self._win_hi, self._n_fft)
+
+        def work(slot, part):
+            for item, start, size in part:
+                plan = get_plan("r2c", n_fft, size, dtype, slot=slot)
+                framing.frame_window(y2[item], start, hop, offset, pad_code, window, lo, hi, plan.input)
+                post(plan.execute(), frames_major[item, start:start + size])
+
+        _run(tasks, work, n_items * n_frames)
+        result = np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
+        return result
+
+    def stft(self, y, *, dtype=None, out=None):
+        """Complex STFT of ``y``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (..., n_samples)
+            Real signal, float32 or float64 (float16 is promoted to float32).
+        dtype : numpy dtype, optional
+            Output precision (complex64/float32 or complex128/float64). Default: from ``y``.
+        out : numpy.ndarray, optional
+            Destination shaped like the result, frames-major in memory (as returned).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+            complex64 for float32 input, complex128 for float64.
+        """
+        y = self._prepare(y, dtype)
+        cplx = np.result_type(y.dtype, np.complex64)
+        return self._forward(y, cplx, elementwise.copy_rows, out)
+
+    def spectrogram(self, y, *, power=1.0, dtype=None, out=None):
+        """Magnitude (``power=1``) or power (``power=2``) spectrogram ``|STFT(y)|**power``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (..., n_samples)
+            Real signal.
+        power : float
+            Exponent of the magnitude, > 0.
+        dtype : numpy dtype, optional
+            float32 or float64. Default: from ``y``.
+        out : numpy.ndarray, optional
+            Destination shaped like the result, frames-major in memory (as returned).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+        """
+        power = _validate.positive_float(power, "power")
+        y = self._prepare(y, dtype)
+        if power == 1.0:
+            post = elementwise.magnitude
+        elif power == 2.0:
+            post = elementwise.power
+        else:
+            exponent = y.dtype.type(power)
+
+            def post(spec, rows):
+                elementwise.magnitude_pow(spec, exponent, rows)
+        return self._forward(y, y.dtype, post, out)
+
+    # ----- inverse -------------------------------------------------------------------------
+    def _inverse_norm_for(self, dtype, n_frames, n_out, offset):
+        key = (np.dtype(dtype), n_frames, n_out, offset)
+        norm = self._inverse_norm.get(key)
+        if norm is None:
+            norm = np.empty(n_out, dtype=dtype)
+            overlap_add.inverse_window_sumsquare(self._windows[np.dtype(dtype)], n_frames, self._hop_length, offset,
+                                                 np.finfo(dtype).tiny, norm)
+            norm.flags.writeable = False
+            if len(self._inverse_norm) > 64:
+                self._inverse_norm.clear()
+            self._inverse_norm[key] = norm
+        return norm
+
+    def istft(self, S, *, length=None, dtype=None):
+        """Inverse STFT by windowed overlap-add, normalised by the window sum-square.
+
+        Parameters
+        ----------
+        S : numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+            Complex STFT.
+        length : int, optional
+            Exact output length (zero-padded or cut). Default: what the frames cover, less the
+            centre padding.
+        dtype : numpy dtype, optional
+            float32 or float64 output. Default: from ``S``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., n_samples)
+        """
+        S = _validate.spectrum(S, n_fft=self._n_fft)
+        real = _validate.real_dtype(dtype) if dtype is not None else (
+            np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32))
+        cplx = np.result_type(real, np.complex64)
+        n_fft, hop = self._n_fft, self._hop_length
+        offset = self._offset
+        n_frames = S.shape[-1]
+        if length is not None:
+            length = _validate.positive_int(length, "length")
+            padded = length + 2 * offset
+            n_frames = min(n_frames, -(-padded // hop))
+            n_out = length
+        else:
+            n_out = n_fft + hop * (n_frames - 1) - 2 * offset
+            if n_out < 1:
+                raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={n_fft} with center=True")
+        lead = S.shape[:-2]
+        frames = np.ascontiguousarray(np.swapaxes(S.reshape((-1,) + S.shape[-2:]), -1, -2)[:, :n_frames], dtype=cplx)
+        n_items = frames.shape[0]
+        y = np.zeros((n_items, n_out), dtype=real)
+        window = self._windows[real]
+        scale = real.type(1.0 / n_fft)
+        block = _block_size(n_fft, real.itemsize)
+        chunks = _chunks(n_frames, block)
+        tasks = [(item, start, size) for item in range(n_items) for start, size in chunks]
+        threads = min(settings.num_threads, max(1, n_items * n_frames // _MIN_FRAMES_PER_THREAD), len(tasks))
+        # Overlap-add writes overlap, so extra threads add into private buffers reduced below.
+        scratch = [y] + [np.zeros_like(y) for _ in range(threads - 1)]
+
+        def work(slot, part):
+            acc = scratch[slot]
+            for item, start, size in part:
+                plan = get_plan("c2r", n_fft, size, real, slot=slot)
+                plan.input[...] = frames[item, start:start + size]
+                overlap_add.overlap_add(plan.execute(), window, scale, start, hop, offset, acc[item])
+
+        _run(tasks, work, n_items * n_frames)
+        for extra in scratch[1:]:
+            y += extra
+        norm = self._inverse_norm_for(real, n_frames, n_out, offset)
+        for item in range(n_items):
+            overlap_add.multiply(y[item], norm)
+        return y.reshape(lead + (n_out,))
+
+
+def _readonly(a):
+    a.flags.writeable = False
+    return a
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_stft(n_fft, hop_length, win_length, window, center, pad_mode):
+    return Stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                center=center, pad_mode=pad_mode)
+
+
+def get_stft(*, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant"):
+    """Return a (cached, when the window is hashable) :class:`Stft` for these parameters."""
+    try:
+        return _cached_stft(n_fft, hop_length, win_length, window, center, pad_mode)
+    except TypeError:  # unhashable window (array or list): build one for this call
+        return Stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                    center=center, pad_mode=pad_mode)
+
+
+def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
+         pad_mode="constant", dtype=None, out=None):
+    """Complex short-time Fourier transform, with librosa's parameters and result layout.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (..., n_samples)
+        Real signal, float32 or float64.
+    n_fft : int
+        FFT length.
+    hop_length : int, optional
+        Samples between frames. Default ``win_length // 4``.
+    win_length : int, optional
+        Window length <= ``n_fft``. Default ``n_fft``.
+    window : str, tuple, callable or array_like
+        Window name/spec for ``scipy.signal.get_window``, or its samples.
+    center : bool
+        Centre frames by padding ``n_fft // 2`` samples at both ends.
+    pad_mode : {"constant", "reflect", "edge"}
+        Padding used when ``center``.
+    dtype : numpy dtype, optional
+        complex64/float32 or complex128/float64. Default: follows ``y``.
+    out : numpy.ndarray, optional
+        Destination, as returned by a previous call with the same shapes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+        complex64 for float32 input, complex128 for float64.
+
+    See Also
+    --------
+    Stft : the reusable object, for repeated calls.
+    """
+    tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                  center=center, pad_mode=pad_mode)
+    return tf.stft(y, dtype=dtype, out=out)
+
+
+def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
+          length=None, dtype=None):
+    """Inverse short-time Fourier transform (librosa's parameters and normalisation).
+
+    Parameters
+    ----------
+    stft_matrix : numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+        Complex STFT.
+    hop_length : int, optional
+        Default ``win_length // 4``.
+    win_length : int, optional
+        Default ``n_fft``.
+    n_fft : int, optional
+        Default ``2 * (n_freq - 1)``.
+    window : str, tuple, callable or array_like
+        The analysis window used by the forward transform.
+    center : bool
+        Whether the forward transform centred its frames.
+    length : int, optional
+        Exact output length.
+    dtype : numpy dtype, optional
+        Real output dtype. Default: follows the input precision.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_samples)
+    """
+    if n_fft is None:
+        shape = np.shape(stft_matrix)
+        if len(shape) < 2:
+            raise ParameterError(f"stft_matrix must have at least 2 dimensions (..., n_freq, n_frames), got shape {shape}")
+        n_fft = 2 * (shape[-2] - 1)
+    tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
+    return tf.istft(stft_matrix, length=length, dtype=dtype)
+
+
+def spectrogram(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
+                pad_mode="constant", power=1.0, dtype=None, out=None):
+    """Magnitude or power spectrogram ``|STFT(y)|**power`` computed in one fused pass.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (..., n_samples)
+        Real signal, float32 or float64.
+    n_fft, hop_length, win_length, window, center, pad_mode
+        As for :func:`stft`.
+    power : float
+        1 for magnitude, 2 for power; any positive exponent works.
+    dtype : numpy dtype, optional
+        float32 or float64. Default: follows ``y``.
+    out : numpy.ndarray, optional
+        Destination, as returned by a previous call with the same shapes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
+    """
+    tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                  center=center, pad_mode=pad_mode)
+    return tf.spectrogram(y, power=power, dtype=dtype, out=out)
