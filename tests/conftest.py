@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+import fastspec
+from fastspec.reference import tolerance
+
+
+@pytest.fixture(autouse=True, scope="session")
+def assert_close(actual, expected, kind, dtype=None, scale=None):
+    """Assert dtype-derived agreement: max |actual - expected| <= tol * scale (default max|expected|)."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
+    dtype = actual.dtype if dtype is None else dtype
+    tol = tolerance(dtype, kind)
+    scale = float(np.max(np.abs(expected))) if scale is None else scale
+    err = float(np.max(np.abs(actual.astype(np.complex128) - expected.astype(np.complex128))))
+    assert err <= tol * scale, f"{kind}: max abs error {err:.3g} > {tol:.3g} x {scale:.3g}"
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+__all__ = ["assert_close", "fastspec"]
