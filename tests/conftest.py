@@ -1,11 +1,9 @@
 import numpy as np
 import pytest
 
-import fastspec
 from fastspec.reference import tolerance
 
 
-@pytest.fixture(autouse=True, scope="session")
 def assert_close(actual, expected, kind, dtype=None, scale=None):
     """Assert dtype-derived agreement: max |actual - expected| <= tol * scale (default max|expected|)."""
     actual = np.asarray(actual)
@@ -21,6 +19,3 @@ def assert_close(actual, expected, kind, dtype=None, scale=None):
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
 def dtype(request):
     return np.dtype(request.param)
-
-
-__all__ = ["assert_close", "fastspec"]
