@@ -144,9 +144,7 @@ class Stft:
 
     def n_frames(self, n_samples):
         """Number of frames for a signal of ``n_samples``."""
-        if self._center:
-            return 1 + n_samples // self._hop_length
-        return 1 + (n_samples - self._n_fft) // self._hop_length
+        return 1 + (n_samples + 2 * self._offset - self._n_fft) // self._hop_length
 
     # ----- forward -------------------------------------------------------------------------
     def _prepare(self, y, dtype):
