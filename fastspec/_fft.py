@@ -6,8 +6,9 @@ Neither direction scales, so a c2r after an r2c multiplies by ``n_fft``. Callers
 ``plan.input`` and read the array that ``plan.execute()`` returns; plans are never built on user
 arrays, because FFTW's planner overwrites the arrays it plans on.
 
-Plans are cached by everything that makes them differ (kind, length, batch, dtype, alignment,
-threads, planner effort, backend, and the worker slot that owns the buffers). Building one is
+Plans are cached by everything that makes them differ (kind, length, batch, dtype, threads,
+planner effort, backend, and the worker slot that owns the buffers; buffers are always allocated
+at pyFFTW's SIMD alignment, so alignment is fixed per process). Building one is
 serialised by a lock: FFTW's planner is not thread-safe. Executing a plan releases the GIL.
 """
 
@@ -15,14 +16,19 @@ import threading
 import time
 
 import numpy as np
-import pyfftw
-import scipy.fft
 
 from ._config import settings
 
 _lock = threading.Lock()
 _cache = {}
-_ALIGN = pyfftw.simd_alignment
+
+
+def _pyfftw():
+    # Imported on first use: pyfftw's package import pulls in its numpy/scipy/dask interfaces
+    # (0.4 s here with dask installed), which `import fastspec` should not pay.
+    import pyfftw
+
+    return pyfftw
 
 
 class FftwPlan:
@@ -31,16 +37,18 @@ class FftwPlan:
     backend = "fftw"
 
     def __init__(self, kind, n_fft, batch, dtype, threads, effort):
+        pyfftw = _pyfftw()
+        align = pyfftw.simd_alignment
         real = np.dtype(dtype)
         cplx = np.result_type(real, np.complex64)
         n_freq = n_fft // 2 + 1
         if kind == "r2c":
-            self.input = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=_ALIGN)
-            output = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=_ALIGN)
+            self.input = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=align)
+            output = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=align)
             direction = "FFTW_FORWARD"
         else:
-            self.input = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=_ALIGN)
-            output = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=_ALIGN)
+            self.input = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=align)
+            output = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=align)
             direction = "FFTW_BACKWARD"
         self._fftw = pyfftw.FFTW(
             self.input, output, axes=(-1,), direction=direction,
@@ -63,12 +71,15 @@ class ScipyPlan:
     def __init__(self, kind, n_fft, batch, dtype, threads, effort):
         real = np.dtype(dtype)
         cplx = np.result_type(real, np.complex64)
+        align = _pyfftw().simd_alignment
         self._kind, self._n_fft, self._workers = kind, n_fft, threads
         shape = (batch, n_fft) if kind == "r2c" else (batch, n_fft // 2 + 1)
-        self.input = pyfftw.zeros_aligned(shape, dtype=real if kind == "r2c" else cplx, n=_ALIGN)
+        self.input = _pyfftw().zeros_aligned(shape, dtype=real if kind == "r2c" else cplx, n=align)
 
     def execute(self):
         """Transform ``self.input`` and return a new output array (unscaled both ways)."""
+        import scipy.fft
+
         if self._kind == "r2c":
             return scipy.fft.rfft(self.input, axis=-1, workers=self._workers, overwrite_x=True)
         return scipy.fft.irfft(
@@ -118,7 +129,7 @@ def get_plan(kind, n_fft, batch, dtype, threads=1, slot=0):
     -------
     FftwPlan or ScipyPlan
     """
-    key = (kind, int(n_fft), int(batch), np.dtype(dtype).str, _ALIGN, int(threads),
+    key = (kind, int(n_fft), int(batch), np.dtype(dtype).str, int(threads),
            settings.planner_effort, settings.fft_backend, int(slot))
     plan = _cache.get(key)
     if plan is None:
@@ -146,7 +157,7 @@ def export_wisdom(path):
         Destination file.
     """
     with _lock:
-        blobs = pyfftw.export_wisdom()
+        blobs = _pyfftw().export_wisdom()
     with open(path, "wb") as f:
         for blob in blobs:
             f.write(len(blob).to_bytes(8, "little"))
@@ -176,4 +187,4 @@ def import_wisdom(path):
                 raise ParameterError(f"{path}: not a fastspec wisdom file")
             blobs.append(f.read(int.from_bytes(size, "little")))
     with _lock:
-        return pyfftw.import_wisdom(tuple(blobs))
+        return _pyfftw().import_wisdom(tuple(blobs))

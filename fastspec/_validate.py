@@ -44,11 +44,14 @@ def real_dtype(dtype, name="dtype"):
 
 
 def _all_finite(x):
-    # A sum is one fast SIMD pass and turns any NaN/Inf into NaN/Inf; only a sum that overflowed
-    # on huge finite values needs the exact element-wise check.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(x)
-    return bool(np.isfinite(total)) or bool(np.isfinite(x).all())
+    from ._kernels.elementwise import all_finite
+
+    # One allocation-free pass (np.isfinite(x).all() allocates a mask: 3x slower on 1 s clips);
+    # ravel(order="K") is a view for C- and F-ordered arrays (fastspec's own STFT layout).
+    flat = x.ravel(order="K")
+    if flat.dtype.kind == "c":
+        flat = flat.view(flat.real.dtype)
+    return bool(all_finite(flat))
 
 
 def audio(y, name="y", dtype=None):

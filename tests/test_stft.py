@@ -180,11 +180,12 @@ def test_both_fft_backends_agree(backend):
 
 
 def test_chunks_cover_every_frame_once():
-    for n_frames in (1, 31, 32, 33, 87, 1000):
+    for n_frames in (1, 3, 4, 31, 32, 33, 87, 1000):
         chunks = _chunks(n_frames, 32)
-        covered = [t for start, size in chunks for t in range(start, start + size)]
+        covered = [t for start, _, valid in chunks for t in range(start, start + valid)]
         assert covered == list(range(n_frames))
-        assert all(size & (size - 1) == 0 and size <= 32 for _, size in chunks)
+        assert all(0 < valid <= size <= 32 for _, size, valid in chunks)
+        assert all(size == valid or (valid, size) == (1, 2) for _, size, valid in chunks)
 
 
 def test_wisdom_round_trip(tmp_path):
@@ -228,3 +229,13 @@ def test_bad_input_raises_parameter_error(call, message):
     with pytest.raises(ParameterError, match=message):
         call()
     assert issubclass(ParameterError, ValueError)
+
+
+def test_builtin_cosine_windows_equal_scipy():
+    import scipy.signal
+
+    from fastspec.filters import _COSINE_WINDOWS, get_window
+
+    for name in _COSINE_WINDOWS:
+        for n in (1, 2, 3, 255, 256, 400, 2048):
+            np.testing.assert_array_equal(get_window(name, n), scipy.signal.get_window(name, n, fftbins=True))

@@ -43,3 +43,16 @@ def copy_rows(src, out):
     for b in range(n_rows):
         for k in range(n_cols):
             out[b, k] = src[b, k]
+
+
+@serial
+def all_finite(x):
+    """Whether a 1-D array holds no NaN or Inf.
+
+    ``v * 0`` is 0 for finite ``v`` and NaN otherwise, so the sum is NaN exactly when some
+    element is not finite; unlike a plain sum it cannot overflow, and the loop vectorises.
+    """
+    total = x.dtype.type(0)
+    for i in range(x.shape[0]):
+        total += x[i] * 0
+    return total == 0
