@@ -51,7 +51,8 @@ def _all_finite(x):
     flat = x.ravel(order="K")
     if flat.dtype.kind == "c":
         flat = flat.view(flat.real.dtype)
-    return bool(all_finite(flat))
+    with np.errstate(invalid="ignore"):  # NUMBA_DISABLE_JIT runs the loop on numpy scalars
+        return bool(all_finite(flat))
 
 
 def audio(y, name="y", dtype=None):

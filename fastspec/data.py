@@ -55,8 +55,11 @@ def birdsong(sr=44100, duration=2.0, *, dtype=np.float32):
 
 
 def speech(sr=16000, duration=2.0, *, seed=0, dtype=np.float32):
-    """A speech-like signal: voiced vowels (glottal pulse train through formant resonators)
-    alternating with unvoiced fricative noise, with a gliding pitch around 120 Hz."""
+    """A speech-like signal: voiced vowels alternating with unvoiced fricative noise.
+
+    Vowels are a glottal pulse train (pitch gliding around 120 Hz) through three formant
+    resonators; fricatives are pre-emphasised noise.
+    """
     from scipy.signal import lfilter
 
     t = _time(sr, duration)
@@ -73,7 +76,7 @@ def speech(sr=16000, duration=2.0, *, seed=0, dtype=np.float32):
             seg = lfilter([1, -0.95], [1], rng.standard_normal(sl.stop - sl.start)) * 0.15
         else:
             seg = pulses[sl].copy()
-            for formant, bandwidth in zip(vowels[k % 4], (80, 100, 120)):
+            for formant, bandwidth in zip(vowels[k % 4], (80, 100, 120), strict=True):
                 r = np.exp(-np.pi * bandwidth / sr)
                 theta = 2 * np.pi * min(formant, 0.45 * sr) / sr
                 seg = lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], seg)

@@ -42,13 +42,12 @@ def _block_size(n_fft, itemsize):
 
 
 def _chunks(n_frames, block):
-    """Split ``n_frames`` into ``(start, plan_size, n_valid)`` chunks: full blocks, then one
-    chunk for the remainder.
+    """Split ``n_frames`` into ``(start, plan_size, n_valid)`` chunks.
 
-    Once FFTW has measured one batched plan for an ``n_fft``, plans for other batch sizes >= 2
-    come from its wisdom instantly (measured: 0.15 s for the first, 0 s after), so the
-    remainder gets an exact plan; only a single frame is padded to 2, as batch 1 needs planning
-    of its own.
+    Full blocks, then one chunk for the remainder. Once FFTW has measured one batched plan
+    for an ``n_fft``, plans for other batch sizes >= 2 come from its wisdom instantly
+    (measured: 0.15 s for the first, 0 s after), so the remainder gets an exact plan; only a
+    single frame is padded to 2, as batch 1 needs planning of its own.
     """
     out = []
     start = 0
@@ -198,10 +197,12 @@ class Stft:
             frames_major = np.empty((n_items, n_frames, n_freq), dtype=out_dtype)
         else:
             if out.shape != expected or out.dtype != out_dtype:
-                raise ParameterError(f"out has shape {out.shape} and dtype {out.dtype}; expected {expected} {np.dtype(out_dtype)}")
+                raise ParameterError(
+                    f"out has shape {out.shape} and dtype {out.dtype}; expected {expected} {np.dtype(out_dtype)}")
             frames_major = np.swapaxes(out.reshape((n_items, n_freq, n_frames)), -1, -2)
             if not frames_major.flags.c_contiguous:
-                raise ParameterError("out must be laid out as returned by fastspec (frames-major, i.e. np.swapaxes(out, -1, -2) C-contiguous)")
+                raise ParameterError("out must be laid out as fastspec returns it: frames-major, "
+                                     "i.e. np.swapaxes(out, -1, -2) C-contiguous")
         dtype = y2.dtype
         window = self._windows[dtype]
         hop, offset, pad_code, lo, hi = self._hop_length, self._offset, self._pad_code, self._win_lo, self._win_hi
@@ -435,7 +436,8 @@ def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="
     if n_fft is None:
         shape = np.shape(stft_matrix)
         if len(shape) < 2:
-            raise ParameterError(f"stft_matrix must have at least 2 dimensions (..., n_freq, n_frames), got shape {shape}")
+            raise ParameterError(
+                f"stft_matrix must have at least 2 dimensions (..., n_freq, n_frames), got shape {shape}")
         n_fft = 2 * (shape[-2] - 1)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
     return tf.istft(stft_matrix, length=length, dtype=dtype)

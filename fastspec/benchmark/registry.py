@@ -1,5 +1,7 @@
-"""The benchmark registry: one list of cases drives agreement checks, pytest-benchmark timing,
-``fastspec bench`` and the README's table.
+"""The benchmark registry: one list of cases for agreement checks, timing and the README table.
+
+The same cases drive the agreement checks, pytest-benchmark timing, ``fastspec bench`` and the
+README's table.
 
 A case's ``setup()`` builds its inputs (untimed) and returns a dict mapping an implementation
 name to a zero-argument callable. ``"fastspec"`` must be one of them; the others are outside

@@ -65,8 +65,11 @@ def run(cases=None, quick=True, groups=None, progress=None, min_time=0.3):
 
 
 def render_table(timings):
-    """Markdown table: fastspec's time, each anchor's time as a multiple of fastspec's
-    (> 1 means fastspec is faster), and fastspec's time as a multiple of the FFT floor."""
+    """Render timings as a markdown table of ratios.
+
+    Columns: fastspec's time, each anchor's time as a multiple of fastspec's (> 1 means
+    fastspec is faster), and fastspec's time as a multiple of the faster FFT floor.
+    """
     anchors = []
     for row in timings.values():
         for name in row:
