@@ -12,6 +12,7 @@ at pyFFTW's SIMD alignment, so alignment is fixed per process). Building one is
 serialised by a lock: FFTW's planner is not thread-safe. Executing a plan releases the GIL.
 """
 
+import sys
 import threading
 import time
 
@@ -25,7 +26,15 @@ _cache = {}
 
 def _pyfftw():
     # Imported on first use: pyfftw's package import pulls in its numpy/scipy/dask interfaces
-    # (0.4 s here with dask installed), which `import fastspec` should not pay.
+    # (0.38 s here), which `import fastspec` should not pay. Of that, 0.2 s is dask.array for
+    # pyfftw.interfaces.dask_fft, which fastspec never uses: hide dask during the import (an
+    # explicit `import pyfftw.interfaces.dask_fft` later still works).
+    if "pyfftw" not in sys.modules and "dask" not in sys.modules:
+        sys.modules["dask"] = None
+        try:
+            import pyfftw
+        finally:
+            del sys.modules["dask"]
     import pyfftw
 
     return pyfftw
