@@ -2,7 +2,10 @@
 
 import numbers
 
+import numba
 import numpy as np
+
+_JIT_DISABLED = bool(numba.config.DISABLE_JIT)
 
 
 class ParameterError(ValueError):
@@ -51,8 +54,10 @@ def _all_finite(x):
     flat = x.ravel(order="K")
     if flat.dtype.kind == "c":
         flat = flat.view(flat.real.dtype)
-    with np.errstate(invalid="ignore"):  # NUMBA_DISABLE_JIT runs the loop on numpy scalars
-        return bool(all_finite(flat))
+    if _JIT_DISABLED:  # the loop then runs on numpy scalars, which warn on inf - inf
+        with np.errstate(invalid="ignore"):
+            return bool(all_finite(flat))
+    return bool(all_finite(flat))
 
 
 def audio(y, name="y", dtype=None):

@@ -60,17 +60,22 @@ def _chunks(n_frames, block):
     return out
 
 
+def _all_tasks(n_items, n_chunks):
+    return ((item, index) for item in range(n_items) for index in range(n_chunks))
+
+
 def _thread_count(n_tasks, n_frames_total):
     """Threads worth using: at most the setting, one per task, ``_MIN_FRAMES_PER_THREAD`` each."""
     return min(settings.num_threads, max(1, n_frames_total // _MIN_FRAMES_PER_THREAD), n_tasks)
 
 
-def _run(tasks, work, n_frames_total):
-    """Run ``work(slot, tasks_part)`` over the tasks, on several threads when it pays."""
-    threads = _thread_count(len(tasks), n_frames_total)
+def _run(n_items, n_chunks, work, n_frames_total):
+    """Run ``work(slot, tasks)`` over all ``(item, chunk index)`` tasks, threaded when it pays."""
+    threads = _thread_count(n_items * n_chunks, n_frames_total)
     if threads <= 1:
-        work(0, tasks)
+        work(0, _all_tasks(n_items, n_chunks))
         return
+    tasks = list(_all_tasks(n_items, n_chunks))
     parts = [tasks[i::threads] for i in range(threads)]
     futures = [_pool(threads).submit(work, slot, part) for slot, part in enumerate(parts)]
     for f in futures:
@@ -215,8 +220,7 @@ class Stft:
                 spec = plan.execute()
                 post(spec if valid == plan.input.shape[0] else spec[:valid], frames_major[item, start:start + valid])
 
-        n_chunks = len(self._schedule("r2c", n_frames, dtype, 0))
-        _run([(item, index) for item in range(n_items) for index in range(n_chunks)], work, n_items * n_frames)
+        _run(n_items, len(self._schedule("r2c", n_frames, dtype, 0)), work, n_items * n_frames)
         return np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
 
     def stft(self, y, *, dtype=None, out=None):
@@ -325,8 +329,7 @@ class Stft:
         window = self._windows[real]
         scale = real.type(1.0 / n_fft)
         n_chunks = len(self._schedule("c2r", n_frames, real, 0))
-        tasks = [(item, index) for item in range(n_items) for index in range(n_chunks)]
-        threads = _thread_count(len(tasks), n_items * n_frames)
+        threads = _thread_count(n_items * n_chunks, n_items * n_frames)
         # Overlap-add writes overlap, so extra threads add into private buffers reduced below.
         scratch = [y] + [np.zeros_like(y) for _ in range(threads - 1)]
 
@@ -338,7 +341,7 @@ class Stft:
                 plan.input[:valid] = frames[item, start:start + valid]
                 overlap_add.overlap_add(plan.execute()[:valid], window, scale, start, hop, offset, acc[item])
 
-        _run(tasks, work, n_items * n_frames)
+        _run(n_items, n_chunks, work, n_items * n_frames)
         for extra in scratch[1:]:
             y += extra
         norm = self._inverse_norm_for(real, n_frames, n_out, offset)
