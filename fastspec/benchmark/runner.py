@@ -68,14 +68,16 @@ def render_table(timings):
     """Render timings as a markdown table of ratios.
 
     Columns: fastspec's time, each anchor's time as a multiple of fastspec's (> 1 means
-    fastspec is faster), and fastspec's time as a multiple of the faster FFT floor.
+    fastspec is faster), and fastspec's time as a multiple of, and its excess over, the faster
+    FFT floor (the per-call overhead that matters for short clips).
     """
     anchors = []
     for row in timings.values():
         for name in row:
             if name != "fastspec" and not is_floor(name) and name not in anchors:
                 anchors.append(name)
-    header = ["task", "fastspec"] + [f"{a} / fastspec" for a in anchors] + ["fastspec / FFT floor"]
+    header = ["task", "fastspec"] + [f"{a} / fastspec" for a in anchors] + ["fastspec / FFT floor",
+                                                                           "fastspec - FFT floor"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in timings.items():
         fast = row["fastspec"]
@@ -84,9 +86,10 @@ def render_table(timings):
             cells.append(f"{row[a] / fast:.2f}x" if a in row else "")
         floors = [v for k, v in row.items() if is_floor(k)]
         cells.append(f"{fast / min(floors):.2f}x" if floors else "")
+        cells.append(_fmt_time(fast - min(floors)) if floors else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _fmt_time(seconds):
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
+    return f"{seconds * 1e3:.2f} ms" if abs(seconds) >= 1e-3 else f"{seconds * 1e6:.0f} us"
