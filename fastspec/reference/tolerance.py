@@ -9,6 +9,16 @@ _FACTORS = {
     "stft": (1e6, 10),           # float64 1e-9, float32 1e-5 (of max |X|)
     "istft": (1e6, 10),          # round trip, of max |x|
     "spectrogram": (1e6, 10),
+    # Mel features. mel_filters / melspectrogram / psf are relative to max |expected|; mfcc and
+    # log_mel are absolute (pass scale=1): MFCCs reach ~500, so float32 keeps ~3e-5 at best.
+    "mel_filters": (1e5, 1),      # float64 1e-10, float32 1e-6 (librosa's matched bit for bit)
+    "melspectrogram": (1e5, 10),  # float64 1e-10, float32 1e-5
+    "mfcc": (1e4, 100),           # float64 1e-11, float32 1e-4 (absolute)
+    "log_mel": (1e4, 1000),       # float64 1e-11 dB, float32 1e-3 dB (absolute)
+    "psf": (1e5, 10),             # float64 1e-10, float32 1e-5 (psf itself always computes in float64)
+    # Griffin-Lim after 10 iterations, relative L2 of the signal: float32 rounding grows with
+    # the iterations (3e-6 measured against librosa at momentum 0.99).
+    "griffin_lim": (1e5, 100),   # float64 1e-10, float32 1e-4
 }
 
 
