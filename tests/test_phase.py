@@ -7,7 +7,8 @@ import scipy.signal
 
 import fastspec
 from fastspec import ParameterError, data
-from fastspec.phase import griffin_lim, pghi, pretty_spectral_convergence, pretty_to_audio, spectral_convergence
+from fastspec.phase import (griffin_lim, mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel, pghi,
+                            pretty_spectral_convergence, pretty_to_audio, spectral_convergence)
 from fastspec.reference import phase as ref
 from fastspec.reference import seed as seed_ref
 from fastspec.reference import tolerance
@@ -215,6 +216,81 @@ def test_pghi_of_silence_is_silence():
     S = np.zeros((513, 20), dtype=np.float32)
     assert np.all(pghi(S, hop_length=HOP) == 0)
     assert np.all(griffin_lim(S, n_iter=3, hop_length=HOP, init="pghi") == 0)
+
+
+# ----- mel and MFCC inversion -----------------------------------------------------------
+
+MEL_CONFIGS = [dict(sr=22050, n_fft=2048, n_mels=128), dict(sr=16000, n_fft=1024, n_mels=64)]
+
+
+@pytest.mark.parametrize("cfg", MEL_CONFIGS, ids=str)
+@pytest.mark.parametrize("signal", ["speech", "music", "chirp"])
+def test_mel_to_stft_projection_and_quality(cfg, signal, dtype):
+    sr, n_fft, n_mels = cfg["sr"], cfg["n_fft"], cfg["n_mels"]
+    y = data.signal(signal, sr, 2.0, dtype=dtype)
+    S = np.abs(librosa.stft(y, n_fft=n_fft))
+    M = librosa.feature.melspectrogram(S=S ** 2, sr=sr, n_mels=n_mels)
+    ours = mel_to_stft(M, sr=sr, n_fft=n_fft)
+    theirs = librosa.feature.inverse.mel_to_stft(M, sr=sr, n_fft=n_fft)
+    assert ours.shape == S.shape and ours.dtype == dtype
+    assert ours.min() >= 0
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=np.float64)
+    assert rel_err(basis @ ours.astype(np.float64) ** 2, M) < 0.01
+    sc = [20 * np.log10(np.linalg.norm(X - S) / np.linalg.norm(S)) for X in (ours, theirs)]
+    assert sc[0] < sc[1] + 1.0
+
+
+def test_mel_to_stft_reaches_the_exact_nnls_objective():
+    sr, n_fft, n_mels = 16000, 512, 40
+    y = data.speech(sr, 0.5, dtype=np.float64)
+    M = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, n_mels=n_mels)[:, 10:20]
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, dtype=np.float64)
+    ours = mel_to_stft(M, sr=sr, n_fft=n_fft, power=1.0, n_iter=2000)
+    exact = ref.nnls(basis, M)
+    obj = [np.linalg.norm(basis @ X - M) for X in (ours, exact)]
+    assert obj[0] <= obj[1] + 1e-3 * np.linalg.norm(M)
+
+
+def test_mel_to_stft_batched_equals_one_by_one():
+    y = np.stack([data.speech(22050, 1.0), data.music(22050, 1.0)])
+    M = librosa.feature.melspectrogram(y=y, sr=22050)
+    both = mel_to_stft(M)
+    assert both.shape == (2, 1025, M.shape[-1])
+    np.testing.assert_array_equal(both[1], mel_to_stft(M[1]))
+
+
+@pytest.mark.parametrize("signal", ["speech", "music"])
+def test_mel_to_audio_no_worse_than_librosa(signal):
+    y = data.signal(signal, 22050, 2.0)
+    M = librosa.feature.melspectrogram(y=y, sr=22050)
+    S = np.abs(librosa.stft(y))
+    ours = mel_to_audio(M, sr=22050, rng=0, length=y.size)
+    theirs = librosa.feature.inverse.mel_to_audio(M, sr=22050, n_iter=32, length=y.size)
+    assert ours.shape == theirs.shape == y.shape
+    assert spectral_convergence(S, ours) <= spectral_convergence(S, theirs) + 0.5
+
+
+@pytest.mark.parametrize("lifter", [0, 22])
+def test_mfcc_to_mel_matches_librosa(lifter, dtype):
+    y = data.speech(16000, 1.0, dtype=dtype)
+    mfcc = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=20, lifter=lifter)
+    ours = mfcc_to_mel(mfcc, n_mels=128, lifter=lifter)
+    theirs = librosa.feature.inverse.mfcc_to_mel(mfcc, n_mels=128, lifter=lifter)
+    assert ours.dtype == theirs.dtype == dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    audio = mfcc_to_audio(mfcc, n_mels=128, sr=16000, n_iter=4, rng=0)
+    assert audio.shape == ((mfcc.shape[-1] - 1) * 512,) and np.all(np.isfinite(audio))
+
+
+def test_mel_errors():
+    with pytest.raises(ParameterError, match="negative"):
+        mel_to_stft(-np.ones((128, 10)))
+    with pytest.raises(ParameterError, match="n_iter=-1"):
+        mel_to_stft(np.ones((128, 10)), n_iter=-1)
+    with pytest.raises(ParameterError, match="power"):
+        mel_to_stft(np.ones((128, 10)), power=0)
+    with pytest.raises(ParameterError, match="NaN"):
+        mel_to_audio(np.full((128, 10), np.nan))
 
 
 # ----- the seed upgrade ------------------------------------------------------------------

@@ -96,14 +96,33 @@ def polar(mag, phase, slope, out):
     """
     n_rows, n_freq = mag.shape
     two_pi = 2.0 * math.pi
-    one = out.real.dtype.type(1)
+    real = out.real.dtype.type
     for b in range(n_rows):
         for k in range(n_freq):
             a = phase[b, k] - slope * k
             a -= two_pi * math.floor(a / two_pi + 0.5)
-            a32 = one * a
-            m = one * mag[b, k]
-            out[b, k] = complex(m * math.cos(a32), m * math.sin(a32))
+            a_out = real(a)
+            m = real(mag[b, k])
+            out[b, k] = complex(m * math.cos(a_out), m * math.sin(a_out))
+
+
+@serial
+def phasor_times(angles, mag, out):
+    """``out[t, k] = complex(cos(angles[k, t]), sin(angles[k, t])) * mag[t, k]``.
+
+    ``angles`` is float64 in the spectrogram's (bins, frames) layout, as drawn from the user's
+    generator; the unit phasor is rounded to ``out``'s precision before the product, as
+    librosa's ``griffinlim`` does, so the same generator state gives the same coefficients.
+    One pass instead of NumPy's complex ``exp``, cast, multiply and transpose (20 -> 6 ms
+    for 442k coefficients).
+    """
+    n_rows, n_freq = mag.shape
+    real = out.real.dtype.type
+    for k in range(n_freq):
+        for t in range(n_rows):
+            a = angles[k, t]
+            m = mag[t, k]
+            out[t, k] = complex(real(math.cos(a)) * m, real(math.sin(a)) * m)
 
 
 @serial
@@ -268,3 +287,89 @@ def pghi_integrate(logmag, dphi_time, dphi_freq, log_threshold, phase, bucket, o
                 queued += 1
                 if b < current:
                     current = b
+
+
+# ----- mel inversion: non-negative least squares on a sparse filterbank --------------------
+
+@serial
+def nnls_fista(target, starts, offsets, weights, step, n_iter, tol, x, y, residual, grad):
+    """Non-negative least squares ``min_{x >= 0} ||A x - target||**2``, column by column, by
+    FISTA (accelerated projected gradient; Beck & Teboulle 2009) in the diagonal metric
+    ``step[k] = 1 / (A.T A 1)[k]``: for a non-negative ``A``, ``diag(A.T A 1) >= A.T A``, so
+    the per-bin steps are safe, and they let the high bins of a Slaney-normalised filterbank
+    (small weights) move as fast as the low ones (a single ``1 / ||A||**2`` step needed 4x the
+    iterations for the same residual, measured on a chirp). Stops after ``n_iter`` iterations
+    or when ``||A x - target|| <= tol * ||target||``; returns the iterations run.
+
+    ``A`` is the sparse filterbank (band ``m``: bins ``starts[m]...`` with weights
+    ``weights[offsets[m]:offsets[m + 1]]``). Arrays are bins (or bands) by frames, so every
+    inner loop runs along the frames and vectorises, as in the filterbank kernel. ``x`` holds
+    the start on entry and the solution on return; ``y`` (like ``x``), ``residual`` (like
+    ``target``) and ``grad`` (like ``x``) are scratch.
+    """
+    n_bands = starts.shape[0]
+    n_freq, n_frames = x.shape
+    real = x.dtype.type
+    zero = real(0)
+    y[:, :] = x
+    t = 1.0
+    target_norm2 = 0.0
+    for m in range(n_bands):
+        for j in range(n_frames):
+            target_norm2 += float(target[m, j]) * target[m, j]
+    limit = tol * tol * target_norm2
+    it = 0
+    while it < n_iter:
+        it += 1
+        # residual = A y - target
+        for m in range(n_bands):
+            r = residual[m]
+            src = target[m]
+            for j in range(n_frames):
+                r[j] = -src[j]
+            start = starts[m]
+            for i in range(offsets[m + 1] - offsets[m]):
+                w = weights[offsets[m] + i]
+                row = y[start + i]
+                for j in range(n_frames):
+                    r[j] += w * row[j]
+        if limit > 0:
+            norm2 = 0.0
+            for m in range(n_bands):
+                r = residual[m]
+                for j in range(n_frames):
+                    norm2 += float(r[j]) * r[j]
+            if norm2 <= limit:
+                # y is the extrapolated point; x the last projected iterate. Accept y (it
+                # meets the tolerance) if it is feasible, i.e. non-negative.
+                feasible = True
+                for k in range(n_freq):
+                    for j in range(n_frames):
+                        if y[k, j] < 0:
+                            feasible = False
+                if feasible:
+                    x[:, :] = y
+                    return it
+        # grad = A.T residual
+        grad[:, :] = 0
+        for m in range(n_bands):
+            r = residual[m]
+            start = starts[m]
+            for i in range(offsets[m + 1] - offsets[m]):
+                w = weights[offsets[m] + i]
+                row = grad[start + i]
+                for j in range(n_frames):
+                    row[j] += w * r[j]
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        beta = real((t - 1.0) / t_next)
+        t = t_next
+        for k in range(n_freq):
+            xk = x[k]
+            yk = y[k]
+            gk = grad[k]
+            sk = real(step[k])
+            for j in range(n_frames):
+                new = max(yk[j] - sk * gk[j], zero)
+                yk[j] = new + beta * (new - xk[j])
+                xk[j] = new
+    return it

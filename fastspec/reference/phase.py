@@ -96,3 +96,13 @@ def pghi(S, hop_length, gamma, n_fft=None, win_length=None, window="hann", tol=1
     centre = np.sum(np.arange(n_fft) * win) / np.sum(win)
     phase -= 2 * np.pi * centre / n_fft * np.arange(n_freq)[:, None]
     return S * np.exp(1j * phase)
+
+
+def nnls(A, B):
+    """Exact non-negative least squares ``min_{x >= 0} ||A x - b||`` for each column ``b`` of ``B``
+    (``scipy.optimize.nnls``, an active-set method)."""
+    import scipy.optimize
+
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    return np.stack([scipy.optimize.nnls(A, B[:, j])[0] for j in range(B.shape[1])], axis=1)
