@@ -1,0 +1,314 @@
+"""Benchmark cases for phase reconstruction: Griffin-Lim, PGHI + Griffin-Lim, mel inversion, and
+the seed notebook's inversion; plus the spectral-convergence table and figure for the README.
+
+Timing cases compare whole calls. The Griffin-Lim floors run the same number of batched
+rfft + irfft pairs over the same frames (plus the initial irfft) with no other work, so
+"fastspec / FFT floor" is the per-iteration ratio, slightly inflated by the fixed setup.
+"""
+
+import numpy as np
+
+from .. import data
+from ..phase import (_seed_stft, griffin_lim, mel_to_audio, pretty_spectral_convergence, pretty_to_audio,
+                     spectral_convergence)
+from ..reference import phase as ref_phase
+from ..reference import tolerance
+from ..stft import Stft
+from .registry import Case, has_module, register
+
+SIGNALS = ("speech", "chirp", "music", "noise")
+
+
+def gl_floors(tf, y, n_iter, dtype):
+    """``n_iter`` batched rfft + irfft pairs (and one irfft) over all frames: pyFFTW and scipy."""
+    import pyfftw
+    import scipy.fft
+
+    n_fft = tf.n_fft
+    n_frames = tf.n_frames(y.shape[-1])
+    cplx = np.result_type(dtype, np.complex64)
+    real_buf = pyfftw.empty_aligned((n_frames, n_fft), dtype=dtype)
+    cplx_buf = pyfftw.empty_aligned((n_frames, n_fft // 2 + 1), dtype=cplx)
+    forward = pyfftw.FFTW(real_buf, cplx_buf, axes=(-1,), flags=("FFTW_MEASURE",))
+    backward = pyfftw.FFTW(cplx_buf, real_buf, axes=(-1,), direction="FFTW_BACKWARD",
+                           flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"))
+    real_buf[...] = np.random.default_rng(0).standard_normal(real_buf.shape)
+
+    def fftw_floor():
+        backward.execute()
+        for _ in range(n_iter):
+            forward.execute()
+            backward.execute()
+
+    frames = np.array(real_buf)
+
+    def scipy_floor():
+        x = frames
+        for _ in range(n_iter):
+            x = scipy.fft.irfft(scipy.fft.rfft(x, axis=-1), n=n_fft, axis=-1)
+        return x
+
+    return {"fftw floor": fftw_floor, "scipy floor": scipy_floor}
+
+
+def torch_griffin_lim(S, angles, n_iter, n_fft, hop, momentum, length):
+    """Fast Griffin-Lim as torchaudio writes it (torch.stft/istft in a loop), from phases ``angles``."""
+    import torch
+
+    from .._config import get_num_threads
+
+    torch.set_num_threads(get_num_threads())
+    window = torch.hann_window(n_fft, dtype=torch.float32)
+    mag = torch.from_numpy(np.ascontiguousarray(S))
+    phasor = torch.from_numpy(np.exp(1j * angles).astype(np.complex64))
+    previous = None
+    for _ in range(n_iter):
+        inverse = torch.istft(mag * phasor, n_fft, hop, window=window, length=length)
+        rebuilt = torch.stft(inverse, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
+        phasor = rebuilt if previous is None else rebuilt - (momentum / (1 + momentum)) * previous
+        phasor = phasor / (phasor.abs() + 1e-16)
+        previous = rebuilt
+    return torch.istft(mag * phasor, n_fft, hop, window=window, length=length).numpy()
+
+
+def convergence_check(S, stft_kwargs, margin):
+    """Agreement by quality: another implementation's spectral convergence may beat fastspec's
+    by at most ``margin`` dB (the algorithms are the same, or fastspec's claims to be better)."""
+
+    def check(name, ours, theirs):
+        theirs = np.asarray(theirs)
+        assert ours.shape == theirs.shape, f"{name}: shape {theirs.shape} != fastspec {ours.shape}"
+        sc_ours = spectral_convergence(S, ours, **stft_kwargs)
+        sc_theirs = spectral_convergence(S, theirs.astype(ours.dtype), **stft_kwargs)
+        assert sc_ours <= sc_theirs + margin, (
+            f"{name} reaches {sc_theirs:.2f} dB spectral convergence, fastspec only {sc_ours:.2f} dB")
+
+    return check
+
+
+def _gl_case(signal, seconds, sr, n_fft, hop, n_iter, init, quick, with_reference=False):
+    dtype = np.float32
+    kw = dict(n_fft=n_fft, hop_length=hop)
+    y = None
+
+    def setup():
+        nonlocal y
+        import librosa
+
+        y = data.signal(signal, sr, seconds, dtype=dtype)
+        tf = Stft(n_fft=n_fft, hop_length=hop)
+        S = tf.spectrogram(y)
+        angles = 2 * np.pi * np.random.RandomState(0).random_sample(S.shape)
+        impls = {}
+        if init == "random":
+            impls["fastspec"] = lambda: griffin_lim(S, n_iter=n_iter, hop_length=hop, rng=np.random.RandomState(0),
+                                                    length=y.size)
+        else:
+            impls["fastspec"] = lambda: griffin_lim(S, n_iter=n_iter, hop_length=hop, init=init, length=y.size)
+        impls["librosa"] = lambda: librosa.griffinlim(S, n_iter=n_iter, hop_length=hop, length=y.size,
+                                                      random_state=np.random.RandomState(0))
+        if with_reference:
+            impls["reference"] = lambda: ref_phase.griffin_lim(S, angles, n_iter=n_iter, hop_length=hop, length=y.size)
+        if has_module("torch") and init == "random":
+            impls["torch"] = lambda: torch_griffin_lim(S, angles, n_iter, n_fft, hop, 0.99, y.size)
+        impls.update(gl_floors(tf, y, n_iter, dtype))
+        setup.S = S
+        return impls
+
+    def check(name, ours, theirs):
+        if init == "random" and name in ("librosa", "reference"):
+            # Same phases, same updates: agreement sample by sample.
+            err = float(np.linalg.norm(ours - theirs) / np.linalg.norm(theirs))
+            tol = tolerance(dtype, "griffin_lim") * max(1, n_iter / 10)
+            assert err <= tol, f"{name} disagrees with fastspec: relative error {err:.3g} > {tol:.3g}"
+        else:
+            convergence_check(setup.S, kw, 0.1 if init == "random" else 0.0)(name, ours, theirs)
+
+    label = "griffin_lim" if init == "random" else f"griffin_lim init={init}"
+    name = f"{label} {n_iter} it {signal} {seconds:g} s {sr / 1000:g} kHz n_fft={n_fft} hop={hop} float32"
+    return register(Case(name, "phase", setup, check, quick))
+
+
+def _mel_case(signal, seconds, sr, n_mels, n_iter, quick):
+    def setup():
+        import librosa
+
+        y = data.signal(signal, sr, seconds)
+        M = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=n_mels)
+        setup.S = np.abs(librosa.stft(y))
+        return {"fastspec": lambda: mel_to_audio(M, sr=sr, n_iter=n_iter, rng=0, length=y.size),
+                "librosa": lambda: librosa.feature.inverse.mel_to_audio(M, sr=sr, n_iter=n_iter, length=y.size)}
+
+    def check(name, ours, theirs):
+        convergence_check(setup.S, dict(n_fft=2048, hop_length=512), 0.0)(name, ours, theirs)
+
+    name = f"mel_to_audio {n_mels} mels {n_iter} it {signal} {seconds:g} s {sr / 1000:g} kHz n_fft=2048 hop=512 float32"
+    return register(Case(name, "phase", setup, check, quick))
+
+
+def seed_spectrogram(y, fft_size, step, thresh=4):
+    """The seed notebook's "pretty" spectrogram of ``y`` (band-passed as the seed does)."""
+    from ..reference import seed
+
+    sr = 44100
+    filtered = seed.butter_bandpass_filter(np.asarray(y, np.float64), 500, 15000, sr, order=1)
+    return seed.pretty_spectrogram(filtered, fft_size=fft_size, step_size=step, log=True, thresh=thresh)
+
+
+def _seed_case(signal, seconds, fft_size, step, quick):
+    def setup():
+        from ..reference import seed
+
+        X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
+        setup.X_s = X_s
+        return {"fastspec": lambda: pretty_to_audio(X_s, fft_size=fft_size, step_size=step),
+                "seed": lambda: seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step,
+                                                              n_iter=10)}
+
+    def check(name, ours, theirs):
+        sc = [pretty_spectral_convergence(setup.X_s, x, fft_size=fft_size, step_size=step)
+              for x in (ours, np.asarray(theirs)[:ours.size])]
+        assert sc[0] < sc[1], f"{name} reaches {sc[1]:.2f} dB, fastspec only {sc[0]:.2f} dB"
+
+    name = (f"seed pretty-spectrogram inversion {signal} {seconds:g} s 44.1 kHz fft_size={fft_size} "
+            f"step={step} (fastspec: PGHI + 32 it; seed: 10 it)")
+    return register(Case(name, "phase", setup, check, quick))
+
+
+# Quick tier: small agreement checks that also run in CI.
+_gl_case("speech", 1.0, 16000, 512, 128, 10, "random", True, with_reference=True)
+_gl_case("music", 1.0, 22050, 1024, 256, 32, "pghi", True)
+_mel_case("speech", 2.0, 22050, 128, 8, True)
+# Full tier: the README's figures (n_fft 1024, hop 256, 10 s; the seed's 2048 / 128).
+for _signal in SIGNALS:
+    _gl_case(_signal, 10.0, 22050, 1024, 256, 32, "random", False)
+for _signal in SIGNALS:
+    _gl_case(_signal, 10.0, 22050, 1024, 256, 32, "pghi", False)
+_gl_case("birdsong", 4.5, 44100, 2048, 128, 32, "random", False)
+for _signal in SIGNALS:
+    _mel_case(_signal, 10.0, 22050, 128, 32, False)
+for _signal in ("birdsong", "speech"):
+    _seed_case(_signal, 4.5, 2048, 128, False)
+
+
+# ----- spectral convergence table and figure (README) ------------------------------------------
+
+def quality_table(seconds=10.0, sr=22050, n_fft=1024, hop=256, signals=SIGNALS):
+    """Markdown table of spectral convergence (dB, lower is better) on the benchmark signals.
+
+    Columns: librosa's fast Griffin-Lim (random phase, momentum 0.99) at 10/32/100 iterations;
+    fastspec's at 32 from the same start; plain Griffin-Lim (momentum 0) at 32; PGHI alone;
+    PGHI + fast Griffin-Lim at 10/32/100; the gain of PGHI + 32 over librosa's 32.
+    """
+    import librosa
+
+    head = ["signal", "librosa 10", "librosa 32", "librosa 100", "fastspec 32", "plain GL 32", "PGHI",
+            "PGHI + 10", "PGHI + 32", "PGHI + 100", "gain at 32"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for signal in signals:
+        y = data.signal(signal, sr, seconds)
+        S = Stft(n_fft=n_fft, hop_length=hop).spectrogram(y)
+
+        def sc(x):
+            return spectral_convergence(S, x, hop_length=hop)
+
+        lib = [sc(librosa.griffinlim(S, n_iter=n, hop_length=hop, random_state=0)) for n in (10, 32, 100)]
+        ours = sc(griffin_lim(S, n_iter=32, hop_length=hop, rng=np.random.RandomState(0)))
+        plain = sc(griffin_lim(S, n_iter=32, hop_length=hop, momentum=0, rng=np.random.RandomState(0)))
+        _, hist = griffin_lim(S, n_iter=100, hop_length=hop, init="pghi", return_history=True)
+        cells = [signal] + [f"{v:.1f}" for v in (*lib, ours, plain, hist[0], hist[10], hist[32], hist[100])]
+        cells.append(f"{lib[1] - hist[32]:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def mel_quality_table(seconds=10.0, sr=22050, n_mels=128, n_iter=32, signals=SIGNALS):
+    """Markdown table: spectral convergence (dB) against the original STFT magnitude of the
+    signal behind a mel spectrogram, for librosa's and fastspec's ``mel_to_stft`` and
+    ``mel_to_audio``, and each ``mel_to_stft``'s mel residual."""
+    import librosa
+
+    from ..phase import mel_to_stft
+
+    head = ["signal", "mel_to_stft librosa", "fastspec", "mel residual librosa", "fastspec",
+            f"mel_to_audio ({n_iter} it) librosa", "fastspec"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    basis = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=n_mels, dtype=np.float64)
+    for signal in signals:
+        y = data.signal(signal, sr, seconds)
+        M = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=n_mels)
+        S = np.abs(librosa.stft(y))
+        lib_S = librosa.feature.inverse.mel_to_stft(M, sr=sr)
+        our_S = mel_to_stft(M, sr=sr)
+
+        def sc_mag(X):
+            return 20 * np.log10(np.linalg.norm(X - S) / np.linalg.norm(S))
+
+        def resid(X):
+            return np.linalg.norm(basis @ X.astype(np.float64) ** 2 - M) / np.linalg.norm(M)
+
+        lib_y = librosa.feature.inverse.mel_to_audio(M, sr=sr, n_iter=n_iter, length=y.size)
+        our_y = mel_to_audio(M, sr=sr, n_iter=n_iter, rng=0, length=y.size)
+        cells = [signal, f"{sc_mag(lib_S):.1f}", f"{sc_mag(our_S):.1f}", f"{100 * resid(lib_S):.2f} %",
+                 f"{100 * resid(our_S):.2f} %", f"{spectral_convergence(S, lib_y):.1f}",
+                 f"{spectral_convergence(S, our_y):.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong", "speech", "music")):
+    """Markdown table: spectral convergence (dB, against ``10**X_s``) of the seed's inversion
+    (10 iterations), librosa's fast Griffin-Lim at 10 and 32, and :func:`pretty_to_audio`."""
+    import librosa
+
+    from ..phase import _pretty_magnitude
+    from ..reference import seed
+
+    head = ["signal (44.1 kHz)", "seed 10 it", "librosa 10", "librosa 32", "fastspec PGHI + 10", "fastspec PGHI + 32"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tf = _seed_stft(fft_size, step)
+    for signal in signals:
+        X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
+        S = _pretty_magnitude(X_s, fft_size, True).astype(np.float32)
+
+        def sc(x):
+            return pretty_spectral_convergence(X_s, x, fft_size=fft_size, step_size=step)
+
+        theirs = seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step, n_iter=10)
+        lib = [sc(librosa.griffinlim(S, n_iter=n, n_fft=fft_size, hop_length=step, window=tf.window(),
+                                     center=False, random_state=0)) for n in (10, 32)]
+        ours = [sc(pretty_to_audio(X_s, fft_size=fft_size, step_size=step, n_iter=n)) for n in (10, 32)]
+        cells = [signal, f"{sc(theirs):.1f}"] + [f"{v:.1f}" for v in (*lib, *ours)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
+    """Save a figure: the seed's pretty spectrogram, and the pretty spectrograms of the seed's
+    inversion and of :func:`pretty_to_audio`'s, with their spectral convergence in the titles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..reference import seed
+
+    X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
+    theirs = seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step, n_iter=10)
+    ours = pretty_to_audio(X_s, fft_size=fft_size, step_size=step)
+    panels = [("original (seed's pretty spectrogram)", X_s)]
+    for label, audio in (("seed's inversion, 10 iterations", theirs), ("fastspec pretty_to_audio: PGHI + 32", ours)):
+        sc = pretty_spectral_convergence(X_s, audio, fft_size=fft_size, step_size=step)
+        again = seed.pretty_spectrogram(np.asarray(audio, np.float64).copy(), fft_size=fft_size, step_size=step,
+                                        log=True, thresh=4)
+        panels.append((f"{label}: {sc:.1f} dB spectral convergence", again))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 8), sharex=True)
+    for ax, (title, spec) in zip(axes, panels):
+        ax.imshow(spec.T, origin="lower", aspect="auto", cmap="afmhot", interpolation="nearest")
+        ax.set_title(title)
+        ax.set_ylabel("bin")
+    axes[-1].set_xlabel("frame")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
