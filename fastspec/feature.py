@@ -1,10 +1,10 @@
 """Mel spectrograms, MFCCs and deltas, with the numbers of the library you name.
 
 Each FFT block goes through one fused step (:func:`fastspec._kernels.filterbank.power_filterbank`):
-``|X|**power`` of the block, the sparse mel filterbank, then the floor and the logarithm on the
-block's mel rows while they are in cache, so no power spectrogram is ever stored. MFCCs add one
-pass over the (small) log-mel rows: the ``top_db`` clip and the DCT, with the lifter folded
-into the DCT basis.
+``|X|**power`` of the block and the sparse mel filterbank, so no power spectrogram is ever
+stored; the floor and logarithm then run over the (small) mel output, and MFCCs add one pass
+over the log-mel rows: the ``top_db`` clip and the DCT, with the lifter folded into the DCT
+basis.
 
 Presets
 -------
@@ -253,12 +253,16 @@ class MelSpectrogram:
 
     # ----- the fused pass ------------------------------------------------------------------
     def _finish(self, rows):
-        """Floor and logarithm of mel rows in place (numpy's SIMD log10 runs 20x faster than a
-        scalar loop in numba: 0.04 against 0.9 us per 128-band frame)."""
+        """Floor and logarithm of the mel rows, in place, over the whole output at once.
+
+        numpy's SIMD log10 runs 20x faster than a scalar loop in numba (0.04 against 0.9 us per
+        128-band frame); one call over all rows instead of a few per block of frames saved
+        0.3 ms of call overhead on a 60 s clip (81 blocks).
+        """
         if self._floor == "clamp":
             np.maximum(rows, self._amin, out=rows)
         elif self._floor == "zero":
-            filterbank.replace_zeros(rows, rows.dtype.type(self._amin))
+            filterbank.replace_zeros(rows.reshape(-1, rows.shape[-1]), rows.dtype.type(self._amin))
         if self._log == "db":
             np.log10(rows, out=rows)
             np.multiply(rows, 10.0, out=rows)
@@ -276,12 +280,9 @@ class MelSpectrogram:
         # element (1.05 against 0.66 us per 2048-point frame).
         exponent, scale = real(power), real(self._scale)
         starts, offsets, weights = fb.starts, fb.offsets, fb.weights
-        finish = self._finish if self._floor is not None else None
 
         def post(spec, rows):
             filterbank.power_filterbank(spec, code, exponent, scale, starts, offsets, weights, energy_col, rows)
-            if finish is not None:
-                finish(rows)
 
         return post
 
@@ -312,6 +313,8 @@ class MelSpectrogram:
         frames_major = np.empty((n_items, n_frames, width), dtype=y2.dtype)
         self._stft._forward(y2, y2.dtype, self._post(y2.dtype, self._n_mels if energy else -1),
                             np.swapaxes(frames_major, -1, -2), width=width)
+        if self._floor is not None:
+            self._finish(frames_major)
         return frames_major, lead
 
     def _clip(self, frames_major, lead, top_db):
