@@ -7,8 +7,8 @@ import scipy.signal
 
 import fastspec
 from fastspec import ParameterError, data
-from fastspec.phase import (griffin_lim, mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel, pghi,
-                            pretty_spectral_convergence, pretty_to_audio, spectral_convergence)
+from fastspec.phase import (griffin_lim, invert_file, mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel, pghi,
+                            pretty_spectral_convergence, pretty_spectrogram, pretty_to_audio, spectral_convergence)
 from fastspec.reference import phase as ref
 from fastspec.reference import seed as seed_ref
 from fastspec.reference import tolerance
@@ -318,6 +318,51 @@ def test_pretty_spectrogram_layout_is_the_seed_transform():
     # The seed removes the mean, then appends zeros up to a multiple of fft_size.
     padded = np.pad(y - y.mean(), (0, max(0, n - y.size)))[:n]
     assert pretty_spectral_convergence(X_s, padded, fft_size=fft_size, step_size=step, log=False) < -100
+
+
+def test_pretty_spectrogram_matches_the_seed():
+    y = data.speech(16000, 0.8, dtype=np.float64)
+    ours = pretty_spectrogram(y, fft_size=512, step_size=64, thresh=4)
+    theirs = seed_ref.pretty_spectrogram(y.copy(), fft_size=512, step_size=64, log=True, thresh=4)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+# ----- invert_file -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty"])
+def test_invert_file_round_trips_audio(tmp_path, kind):
+    import soundfile
+
+    y = data.speech(16000, 1.0)
+    soundfile.write(tmp_path / "in.wav", y, 16000, subtype="FLOAT")
+    info = invert_file(tmp_path / "in.wav", tmp_path / "out.wav", kind=kind, n_fft=512, hop_length=128,
+                       fft_size=512, step_size=64, n_mels=64, n_iter=16)
+    out, sr = soundfile.read(tmp_path / "out.wav")
+    assert sr == 16000 and out.shape == (info["n_samples"],) and info["kind"] == kind
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+    if kind in ("magnitude", "power", "db"):
+        assert out.shape == y.shape
+        assert info["spectral_convergence"] < -20
+        assert spectral_convergence(fastspec.spectrogram(y, n_fft=512, hop_length=128), out.astype(np.float32),
+                                    hop_length=128) < -20
+    else:
+        assert np.max(np.abs(out)) > 1e-3
+
+
+def test_invert_file_reads_feature_files(tmp_path):
+    y = data.music(22050, 1.0)
+    S = fastspec.spectrogram(y, n_fft=1024, hop_length=256)
+    np.savez(tmp_path / "S.npz", feature=S, sr=22050, n_fft=1024, hop_length=256, kind="magnitude")
+    info = invert_file(tmp_path / "S.npz", tmp_path / "S.flac")
+    assert info["sr"] == 22050 and info["spectral_convergence"] < -20
+    np.save(tmp_path / "S.npy", S)
+    info2 = invert_file(tmp_path / "S.npy", tmp_path / "S.wav", hop_length=256, sr=22050, subtype="FLOAT")
+    assert abs(info2["spectral_convergence"] - info["spectral_convergence"]) < 1e-9
+    with pytest.raises(ParameterError, match="kind='spectrum'"):
+        invert_file(tmp_path / "S.npy", tmp_path / "x.wav", kind="spectrum")
+    with pytest.raises(ParameterError, match="cannot read"):
+        invert_file(tmp_path / "S.flac.missing", tmp_path / "x.wav")
 
 
 # ----- bad input -------------------------------------------------------------------------
