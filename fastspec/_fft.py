@@ -197,3 +197,113 @@ def import_wisdom(path):
             blobs.append(f.read(int.from_bytes(size, "little")))
     with _lock:
         return _pyfftw().import_wisdom(tuple(blobs))
+
+
+# ----- 1-D plans executed from compiled code ---------------------------------------------------
+# A loop whose every iteration needs an FFT of data the previous iteration produced (the seed's
+# sequential offset search) cannot batch through pyFFTW. These plans are built on FFTW's C API
+# (the library pyFFTW itself loaded) and run from numba through FFTW's new-array execute
+# functions, which are thread-safe, so one plan serves any aligned buffers. Measured for a
+# 1344-point r2c + c2r pair inside a numba loop: 4.4 us, against 13 us for numpy.fft via
+# rocket-fft.
+_FLAGS = {"FFTW_ESTIMATE": 1 << 6, "FFTW_MEASURE": 0, "FFTW_PATIENT": 1 << 5, "FFTW_EXHAUSTIVE": 1 << 3}
+_raw_cache = {}
+_library = []
+
+
+def _fftw_library():
+    """The double-precision FFTW library pyFFTW runs on, loaded through ctypes."""
+    if _library:
+        return _library[0]
+    import ctypes
+    import ctypes.util
+    import glob
+    import os
+
+    pyfftw = _pyfftw()
+    candidates = []
+    try:  # Linux: the very file pyFFTW loaded
+        with open("/proc/self/maps") as maps:
+            candidates += [line.split()[-1] for line in maps if "libfftw3" in line]
+    except OSError:
+        pass
+    here = os.path.dirname(os.path.abspath(pyfftw.__file__))
+    for folder in (here, here + ".libs", os.path.join(here, ".dylibs"), os.path.join(here, "..", "pyfftw.libs")):
+        candidates += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
+    found = ctypes.util.find_library("fftw3")
+    candidates += [found] if found else []
+    for path in candidates:
+        name = os.path.basename(path)
+        # The double-precision library: not libfftw3f / libfftw3l, not the threads/omp parts.
+        if not name.startswith("libfftw3") or name[8:9] in ("f", "l", "_") or "thread" in name:
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            lib.fftw_plan_dft_r2c_1d
+        except (OSError, AttributeError):
+            continue
+        size_t = ctypes.c_size_t
+        for kind in ("r2c", "c2r"):
+            plan = getattr(lib, f"fftw_plan_dft_{kind}_1d")
+            plan.restype = size_t
+            plan.argtypes = [ctypes.c_int, size_t, size_t, ctypes.c_uint]
+            execute = getattr(lib, f"fftw_execute_dft_{kind}")
+            execute.restype = None
+            execute.argtypes = [size_t, size_t, size_t]
+        _library.append(lib)
+        return lib
+    raise RuntimeError("fastspec could not locate the FFTW library that pyFFTW uses")
+
+
+class RawPlan:
+    """A 1-D double-precision FFTW plan for compiled code.
+
+    Attributes
+    ----------
+    pointer : int
+        The ``fftw_plan``.
+    execute : ctypes function
+        ``fftw_execute_dft_r2c`` or ``..._c2r``: ``execute(pointer, in_address, out_address)``
+        on arrays aligned like :func:`aligned` returns (``"c2r"`` destroys its input).
+    """
+
+    def __init__(self, kind, n_fft, effort):
+        lib = _fftw_library()
+        pyfftw = _pyfftw()
+        real = pyfftw.empty_aligned(n_fft, dtype=np.float64, n=pyfftw.simd_alignment)
+        cplx = pyfftw.empty_aligned(n_fft // 2 + 1, dtype=np.complex128, n=pyfftw.simd_alignment)
+        source, target = (real, cplx) if kind == "r2c" else (cplx, real)
+        self.pointer = getattr(lib, f"fftw_plan_dft_{kind}_1d")(
+            n_fft, source.ctypes.data, target.ctypes.data, _FLAGS[effort])
+        if not self.pointer:
+            raise RuntimeError(f"FFTW could not plan a {kind} transform of length {n_fft}")
+        self.execute = getattr(lib, f"fftw_execute_dft_{kind}")
+
+
+def aligned(shape, dtype):
+    """Zeroed array at FFTW's SIMD alignment (what :class:`RawPlan` execution requires)."""
+    pyfftw = _pyfftw()
+    return pyfftw.zeros_aligned(shape, dtype=dtype, n=pyfftw.simd_alignment)
+
+
+def get_raw_plan(kind, n_fft):
+    """Return the cached :class:`RawPlan` (``"r2c"`` or ``"c2r"``, float64) of length ``n_fft``.
+
+    Parameters
+    ----------
+    kind : {"r2c", "c2r"}
+    n_fft : int
+
+    Returns
+    -------
+    RawPlan
+    """
+    key = (kind, int(n_fft), settings.planner_effort)
+    plan = _raw_cache.get(key)
+    if plan is None:
+        with _lock:
+            plan = _raw_cache.get(key)
+            if plan is None:
+                plan = RawPlan(kind, int(n_fft), settings.planner_effort)
+                _raw_cache[key] = plan
+    return plan

@@ -19,6 +19,10 @@ _FACTORS = {
     # Griffin-Lim after 10 iterations, relative L2 of the signal: float32 rounding grows with
     # the iterations (3e-6 measured against librosa at momentum 0.99).
     "griffin_lim": (1e5, 100),   # float64 1e-10, float32 1e-4
+    # fastspec.compat against fastspec.reference.seed (the seed computes in float64 whatever
+    # the input): the STFT relative to max |X|, pretty_spectrogram absolute in log10 units.
+    "compat_stft": (1e6, 10),       # float64 1e-9
+    "compat_pretty": (1e6, 10),     # float64 1e-9 (absolute)
 }
 
 
