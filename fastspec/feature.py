@@ -317,17 +317,24 @@ class MelSpectrogram:
             self._finish(frames_major)
         return frames_major, lead
 
+    def _floors(self, bands, lead, top_db):
+        """Per-item dB floors ``max - top_db``, the maximum taken over the preset's group:
+        the whole array (librosa's ``power_to_db``) or each group of the last three axes
+        (torchaudio's ``AmplitudeToDB``)."""
+        n_items = bands.shape[0]
+        group = lead[-1] if self._top_db_axes == "last3" and len(lead) >= 1 else n_items
+        top_db = bands.dtype.type(top_db)
+        if group == n_items:
+            return np.full(n_items, bands.max() - top_db)
+        maxima = bands.max(axis=(1, 2)).reshape(-1, group).max(axis=1)
+        return np.repeat(maxima - top_db, group)
+
     def _clip(self, frames_major, lead, top_db):
         """Clip dB rows in place at ``top_db`` below the maximum of the preset's group."""
         if top_db is None:
             return
-        maxima = frames_major.max(axis=(1, 2))
-        if self._top_db_axes == "last3" and len(lead) >= 1:
-            group = lead[-1]
-            maxima = np.repeat(maxima.reshape(-1, group).max(axis=1), group)
-        else:
-            maxima = np.full_like(maxima, maxima.max())
-        np.maximum(frames_major, (maxima - frames_major.dtype.type(top_db))[:, None, None], out=frames_major)
+        floors = self._floors(frames_major, lead, top_db).astype(frames_major.dtype)
+        np.maximum(frames_major, floors[:, None, None], out=frames_major)
 
     def __call__(self, y, *, dtype=None):
         """Mel spectrogram of ``y``.
@@ -454,8 +461,8 @@ class MFCC:
         self._top_db = None if top_db is None else _validate.positive_float(top_db, "top_db", allow_zero=True)
         self._append_energy = bool(p["append_energy"])
         basis = filters.dct(self._n_mfcc, mel.n_mels, dct_type=dct_type, norm=norm, dtype=np.float64)
-        basis_t = (basis * _lifter_weights(self._n_mfcc, lifter, p["lifter_style"])[:, None]).T
-        self._basis_t = np.ascontiguousarray(basis_t)
+        basis = basis * _lifter_weights(self._n_mfcc, lifter, p["lifter_style"])[:, None]
+        self._basis_t = np.ascontiguousarray(basis.T)
 
     n_mfcc = property(lambda self: self._n_mfcc, doc="Number of coefficients.")
     mel = property(lambda self: self._mel, doc="The underlying log :class:`MelSpectrogram`.")
@@ -484,20 +491,12 @@ class MFCC:
 
     def _cepstra(self, rows, lead, top_db, energy_col):
         n_items, n_frames, _ = rows.shape
-        dtype = rows.dtype
-        thresholds = np.full(n_items, -np.inf)
-        if top_db is not None:
-            bands = rows[..., :self._mel.n_mels]
-            maxima = bands.max(axis=(1, 2)).astype(np.float64)
-            if self._mel._top_db_axes == "last3" and len(lead) >= 1:
-                maxima = np.repeat(maxima.reshape(-1, lead[-1]).max(axis=1), lead[-1])
-            else:
-                maxima[:] = maxima.max()
-            thresholds = (maxima.astype(dtype) - dtype.type(top_db)).astype(np.float64)
-        out = np.empty((n_items, n_frames, self._n_mfcc), dtype=dtype)
-        for item in range(n_items):
-            filterbank.clip_dct(rows[item], self._mel.n_mels, dtype.type(thresholds[item]), self._basis_t, energy_col,
-                                out[item])
+        if top_db is None:
+            floors = np.full(n_items, -np.inf)
+        else:
+            floors = self._mel._floors(rows[..., :self._mel.n_mels], lead, top_db)
+        out = np.empty((n_items, n_frames, self._n_mfcc), dtype=rows.dtype)
+        filterbank.clip_dct(rows, self._mel.n_mels, floors.astype(rows.dtype), self._basis_t, energy_col, out)
         return np.swapaxes(out, -1, -2).reshape(lead + (self._n_mfcc, n_frames))
 
     def from_log_mel(self, S):

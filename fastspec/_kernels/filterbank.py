@@ -154,33 +154,36 @@ def apply_transpose(rows, starts, offsets, weights, out):
 
 
 @serial
-def clip_dct(log_rows, n_bands, threshold, basis_t, energy_col, out):
-    """``out[b] = max(log_rows[b, :n_bands], threshold) @ basis_t`` (a cepstrum per frame).
+def clip_dct(log_rows, n_bands, floors, basis_t, energy_col, out):
+    """``out[i, b] = max(log_rows[i, b, :n_bands], floors[i]) @ basis_t`` (a cepstrum per frame).
 
+    ``log_rows`` has shape (n_items, n_frames, >= n_bands), ``out`` (n_items, n_frames, n_coef).
     ``basis_t`` is the (n_bands, n_coef) transposed DCT basis (lifter folded in). If
-    ``energy_col >= 0``, coefficient 0 is replaced by ``log_rows[b, energy_col]``
+    ``energy_col >= 0``, coefficient 0 is replaced by ``log_rows[i, b, energy_col]``
     (python_speech_features' ``appendEnergy``). Sums run over bands with the coefficients as
     the vector lanes, so no reduction chain is serial; they accumulate in float64 because
     c0 sums 128 values of up to ~100 dB, and float32 accumulation alone erred by 2e-4
     (librosa's float32 DCT: 6e-5).
     """
-    n_rows = log_rows.shape[0]
+    n_items, n_rows = log_rows.shape[:2]
     n_coef = basis_t.shape[1]
     acc = np.empty(n_coef, dtype=np.float64)
-    for b in range(n_rows):
-        row = log_rows[b]
-        for c in range(n_coef):
-            acc[c] = 0
-        for m in range(n_bands):
-            value = np.float64(max(row[m], threshold))
-            weights = basis_t[m]
+    for item in range(n_items):
+        floor = floors[item]
+        for b in range(n_rows):
+            row = log_rows[item, b]
             for c in range(n_coef):
-                acc[c] += weights[c] * value
-        dst = out[b]
-        for c in range(n_coef):
-            dst[c] = acc[c]
-        if energy_col >= 0:
-            dst[0] = row[energy_col]
+                acc[c] = 0
+            for m in range(n_bands):
+                value = np.float64(max(row[m], floor))
+                weights = basis_t[m]
+                for c in range(n_coef):
+                    acc[c] += weights[c] * value
+            dst = out[item, b]
+            for c in range(n_coef):
+                dst[c] = acc[c]
+            if energy_col >= 0:
+                dst[0] = row[energy_col]
 
 
 @serial
