@@ -1,4 +1,8 @@
-"""The ``fastspec`` command: ``demo`` and ``bench`` (more subcommands register the same way)."""
+"""The ``fastspec`` command: ``convert``, ``plot``, ``info``, ``demo`` and ``bench``.
+
+Each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the exit
+code, registered in :func:`build_parser` by an ``_add_*`` function.
+"""
 
 import argparse
 import os
@@ -6,6 +10,8 @@ import sys
 import time
 
 import numpy as np
+
+from ._validate import ParameterError
 
 
 def _timed(fn, repeats=5):
@@ -65,10 +71,262 @@ def cmd_bench(args):
     return 0
 
 
+# ----- convert -------------------------------------------------------------------------------
+def _none_or(convert):
+    """Return an argparse type: ``"none"`` -> None, else ``convert(text)``."""
+    def parse(text):
+        return None if text.lower() == "none" else convert(text)
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse
+
+
+def _number_or_text(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+# Feature parameters as flags spelled like the Python keywords; absent flags are not passed,
+# so the library's (or the preset's) defaults apply.
+_FEATURE_FLAGS = {
+    "n_fft": (int, "FFT length"),
+    "hop_length": (int, "samples between frames"),
+    "win_length": (int, "window length (<= n_fft)"),
+    "window": (str, "window name, e.g. hann"),
+    "center": (bool, "centre frames (pad n_fft // 2 at both ends)"),
+    "pad_mode": (str, "padding when centred: constant, reflect, edge"),
+    "power": (float, "exponent of the magnitude (1: magnitude, 2: power)"),
+    "n_mels": (int, "mel bands"),
+    "fmin": (float, "lowest mel frequency (Hz)"),
+    "fmax": (_none_or(float), "highest mel frequency (Hz)"),
+    "htk": (bool, "HTK mel scale"),
+    "norm": (_none_or(_number_or_text), "mel filter norm (mel, logmel) or DCT norm (mfcc); 'none' for none"),
+    "preemphasis": (float, "pre-emphasis coefficient"),
+    "preset": (str, "librosa, torchaudio or psf defaults"),
+    "amin": (float, "floor before the logarithm"),
+    "top_db": (_none_or(float), "dynamic range kept in dB ('none': no clipping)"),
+    "n_mfcc": (int, "MFCC coefficients"),
+    "dct_type": (int, "DCT type (1, 2, 3)"),
+    "lifter": (float, "cepstral lifter"),
+    "mel_norm": (_none_or(_number_or_text), "mel filter norm for mfcc"),
+    "append_energy": (bool, "replace c0 by the log frame energy (mfcc)"),
+    "fft_size": (int, "seed features: frame and FFT length"),
+    "step_size": (int, "seed features: hop"),
+    "log": (bool, "seed-pretty: log scale"),
+    "thresh": (float, "seed features: floor"),
+    "n_freq_components": (int, "seed-mel: mel bands"),
+    "start_freq": (float, "seed-mel: lowest frequency (Hz)"),
+    "end_freq": (float, "seed-mel: highest frequency (Hz)"),
+    "shorten_factor": (float, "seed-mel: time zoom-out factor"),
+}
+
+
+def _add_convert(sub):
+    from .batch import FEATURES
+
+    p = sub.add_parser("convert", help="convert a tree of audio files to feature files",
+                       description="Convert audio files, folders (recursive) and list files (.txt/.lst/.list, one "
+                                   "path a line) to one feature file each, mirroring the input tree, with a "
+                                   "manifest. Re-running skips finished outputs.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder or list file")
+    p.add_argument("-o", "--outdir", required=True, help="output folder")
+    p.add_argument("--feature", default="logmel", choices=list(FEATURES), help="feature (default: %(default)s)")
+    group = p.add_argument_group("feature parameters (as the library's keywords; default: the library's)")
+    for name, (kind, text) in _FEATURE_FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+        else:
+            group.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=text)
+    p.add_argument("--sr", type=int, help="resample every file to this rate (soxr); default: each file's own")
+    p.add_argument("--channels", default="mix", choices=["mix", "first", "all"],
+                   help="mix to mono, first channel, or all channels (default: %(default)s)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="default: %(default)s")
+    p.add_argument("--format", default="npy", choices=["npy", "npz"], help="output files (default: %(default)s)")
+    p.add_argument("--manifest", default="jsonl", choices=["jsonl", "csv"],
+                   help="manifest.jsonl always; csv adds manifest.csv (default: %(default)s)")
+    p.add_argument("--glob", help="file-name pattern inside folders (default: every audio extension)")
+    p.add_argument("--overwrite", action="store_true", help="redo finished outputs")
+    p.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this dask.distributed scheduler")
+    p.add_argument("--dask-local", action="store_true", help="start a local dask.distributed cluster of --workers")
+    p.add_argument("--start-method", default="auto", choices=["auto", "fork", "forkserver", "spawn"],
+                   help="how local workers start (default: fork when safe)")
+    p.add_argument("--block-frames", type=int, default=16384,
+                   help="long files are converted in blocks of this many frames (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args):
+    """Run :func:`fastspec.batch.convert`; exit 0 when all converted, 1 when some failed, 130 if stopped."""
+    from . import batch
+
+    params = {name: getattr(args, name) for name in _FEATURE_FLAGS if hasattr(args, name)}
+    try:
+        summary = batch.convert(args.inputs, args.outdir, feature=args.feature, workers=args.workers,
+                                scheduler=args.scheduler, dask_local=args.dask_local, glob=args.glob,
+                                format=args.format, manifest=args.manifest, overwrite=args.overwrite, sr=args.sr,
+                                channels=args.channels, dtype=args.dtype, block_frames=args.block_frames,
+                                start_method=args.start_method, progress=not args.quiet, **params)
+    except KeyboardInterrupt as stop:
+        print(f"fastspec convert: stopped; {stop}", file=sys.stderr)
+        return 130
+    for path, reason in summary.failed:
+        print(f"failed: {path}: {reason}")
+    print(f"fastspec convert: {summary}")
+    print(f"manifest: {summary.manifest}")
+    return 1 if summary.failed else 0
+
+
+# ----- info and plot ---------------------------------------------------------------------------
+_FEATURE_SUFFIXES = (".npy", ".npz")
+
+
+def _manifest_entry(path):
+    """The manifest line of a feature file, from the nearest ``manifest.jsonl`` above it."""
+    from .batch import MANIFEST, read_manifest
+
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    while True:
+        if os.path.exists(os.path.join(folder, MANIFEST)):
+            entry = read_manifest(folder).get(os.path.relpath(path, folder))
+            if entry is not None:
+                return entry
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _add_info(sub):
+    p = sub.add_parser("info", help="describe an audio or feature file")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args):
+    """Print what an audio file's header says, or a feature file's shape, range and manifest entry."""
+    from . import io
+
+    path = args.file
+    if path.endswith(_FEATURE_SUFFIXES):
+        S = io.load_feature(path)
+        print(f"file: {path}")
+        print(f"shape: {S.shape}  dtype: {S.dtype}")
+        if S.size:
+            print(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
+        entry = _manifest_entry(path)
+        if entry is not None:
+            params = ", ".join(f"{k}={v}" for k, v in entry["params"].items() if v is not None)
+            print(f"input: {entry['input']}")
+            print(f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s")
+            print(f"parameters: {params}")
+            status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
+            print(f"sha256: {entry['sha256']} ({status})")
+        return 0
+    meta = io.info(path)
+    print(f"file: {meta.path}")
+    print(f"format: {meta.format} {meta.subtype}")
+    print(f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}")
+    print(f"frames: {meta.frames}  duration: {meta.duration:.3f} s")
+    return 0
+
+
+def _add_plot(sub):
+    p = sub.add_parser("plot", help="draw an audio or feature file as a PNG spectrogram (dB)")
+    p.add_argument("file", metavar="FILE", help="audio file, or a .npy/.npz feature file")
+    p.add_argument("-o", "--output", help="PNG path (default: FILE's name with .png, in the current folder)")
+    p.add_argument("--feature", default="logspec", choices=["logspec", "logmel"],
+                   help="what to draw for audio (default: %(default)s)")
+    p.add_argument("--n-fft", type=int, default=2048, help="for audio (default: %(default)s)")
+    p.add_argument("--hop-length", type=int, help="for audio (default: n_fft // 4); for features without a manifest")
+    p.add_argument("--n-mels", type=int, default=128, help="for audio with --feature logmel (default: %(default)s)")
+    p.add_argument("--sr", type=int, help="resample audio; sample rate of a feature file without a manifest")
+    p.add_argument("--channel", type=int, default=0, help="channel of a multi-channel feature (default: 0)")
+    p.add_argument("--width", type=float, default=10, help="inches (default: %(default)s)")
+    p.add_argument("--height", type=float, default=4, help="inches (default: %(default)s)")
+    p.add_argument("--dpi", type=int, default=100, help="pixels per inch (default: %(default)s)")
+    p.set_defaults(func=cmd_plot)
+
+
+def _feature_picture(path, args):
+    """``(S_db, sr, hop_length, y_axis, fmin, fmax, title)`` of a feature file."""
+    from . import decibel, io
+
+    S = io.load_feature(path)
+    entry = _manifest_entry(path)
+    params = entry["params"] if entry else {}
+    sr, hop = (entry["sr"], None) if entry else (args.sr, args.hop_length)
+    if path.endswith(".npz"):
+        with np.load(path) as z:
+            sr = int(z["sr"]) if "sr" in z else sr
+            hop = int(z["hop_length"]) if "hop_length" in z else hop
+    feature = params.get("feature", "")
+    if hop is None:
+        hop = params.get("hop_length") or args.hop_length or (params.get("n_fft") or 2048) // 4
+    if sr is None:
+        raise ParameterError(f"{path}: no manifest entry and no sr in the file; pass --sr and --hop-length")
+    if S.ndim == 3:
+        if not 0 <= args.channel < S.shape[0]:
+            raise ParameterError(f"--channel {args.channel} is out of range: {path} has {S.shape[0]} channels")
+        S = S[args.channel]
+    if S.ndim != 2:
+        raise ParameterError(f"{path}: cannot draw a feature of shape {S.shape}")
+    if feature == "seed-pretty":
+        S = 20 * S.T  # log10 magnitude, frames first -> dB, bins first
+    elif feature in ("spectrogram", "mel"):
+        power = params.get("power", 1.0 if feature == "spectrogram" else 2.0)
+        S = decibel.power_to_db(np.abs(S) ** (2.0 / power), ref=np.max)
+    y_axis = {"spectrogram": "hz", "logspec": "hz", "seed-pretty": "hz", "mel": "mel", "logmel": "mel"}.get(
+        feature, "bins")
+    fmax = params.get("fmax") or sr / 2
+    return S, sr, hop, y_axis, params.get("fmin") or 0.0, fmax, f"{os.path.basename(path)} ({feature or 'feature'})"
+
+
+def _audio_picture(path, args):
+    from . import decibel, io
+
+    y, sr = io.load(path, sr=args.sr, channels="mix")
+    if y.size == 0:
+        raise ParameterError(f"{path} has no samples to draw")
+    hop = args.hop_length or args.n_fft // 4
+    if args.feature == "logmel":
+        from .feature import melspectrogram
+
+        S = melspectrogram(y, sr=sr, n_fft=args.n_fft, hop_length=hop, n_mels=args.n_mels, log="db")
+        return S - S.max(), sr, hop, "mel", 0.0, sr / 2, f"{os.path.basename(path)}: log-mel"
+    from .stft import spectrogram
+
+    S = decibel.amplitude_to_db(spectrogram(y, n_fft=args.n_fft, hop_length=hop), ref=np.max)
+    return S, sr, hop, "hz", 0.0, sr / 2, f"{os.path.basename(path)}: spectrogram"
+
+
+def cmd_plot(args):
+    """Write a PNG of an audio file's (log-mel) spectrogram or of a stored feature."""
+    from . import plot
+
+    path = args.file
+    picture = _feature_picture if path.endswith(_FEATURE_SUFFIXES) else _audio_picture
+    S_db, sr, hop, y_axis, fmin, fmax, title = picture(path, args)
+    out = args.output or os.path.splitext(os.path.basename(path))[0] + ".png"
+    plot.save_spectrogram(S_db, out, sr=sr, hop_length=hop, y_axis=y_axis, fmin=fmin, fmax=fmax, title=title,
+                          cbar_label="dB" if y_axis != "bins" else "value", figsize=(args.width, args.height),
+                          dpi=args.dpi)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser():
     """Return the ``fastspec`` argument parser."""
     parser = argparse.ArgumentParser(prog="fastspec", description="Fast spectrograms, mel features and inversion.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_convert(sub)
+    _add_plot(sub)
+    _add_info(sub)
 
     demo = sub.add_parser("demo", help="synthesise an example, write spectrogram PNGs and resynthesised WAV")
     demo.add_argument("--outdir", default="fastspec-demo", help="output folder (default: %(default)s)")
@@ -86,12 +344,12 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``fastspec`` command."""
-    from ._validate import ParameterError
+    from .io import AudioFileError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ParameterError as err:
+    except (ParameterError, AudioFileError) as err:
         print(f"fastspec {args.command}: {err}", file=sys.stderr)
         return 2
 

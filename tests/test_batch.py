@@ -1,0 +1,331 @@
+"""fastspec.batch: tree conversion, failures, resume, interruption, Dask, long files in blocks."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fastspec import ParameterError, batch, feature
+from fastspec import io as fio
+from fastspec.decibel import power_to_db
+from fastspec.stft import spectrogram
+
+PARAMS = dict(n_fft=512, hop_length=128, n_mels=40)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tone_noise(sr, seconds, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    y = 0.3 * np.sin(2 * np.pi * (300 + 200 * seed) * t * (1 + 0.2 * t))[:, None] + 0.05 * rng.standard_normal(
+        (t.size, channels))
+    return y if channels > 1 else y[:, 0]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Nested folders, several rates, mono/stereo, int16/24/float, one corrupt, one empty, one zero-length."""
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "c").mkdir()
+    sf.write(root / "a" / "one.wav", _tone_noise(22050, 3.0, seed=1), 22050, subtype="PCM_16")
+    sf.write(root / "a" / "two.flac", _tone_noise(16000, 2.0, channels=2, seed=2), 16000, subtype="PCM_24")
+    sf.write(root / "a" / "b" / "three.wav", _tone_noise(44100, 2.5, channels=2, seed=3), 44100, subtype="FLOAT")
+    sf.write(root / "c" / "four.wav", _tone_noise(8000, 1.0, seed=4), 8000, subtype="FLOAT")
+    sf.write(root / "c" / "zero.wav", np.zeros(0), 16000)
+    (root / "c" / "empty.wav").write_bytes(b"")
+    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)))
+    (root / "notes.txt").write_text("not audio\n")
+    return root
+
+
+GOOD = ["a/one.wav", "a/two.flac", "a/b/three.wav", "c/four.wav", "c/zero.wav"]
+BAD = {"c/empty.wav": "empty file (0 bytes)", "corrupt.wav": "not readable as audio"}
+
+
+def _expected_logmel(path, **params):
+    y, sr = fio.load(path)
+    with batch.deterministic_fft():
+        if y.size == 0:
+            return np.zeros((params.get("n_mels", 128), 0), np.float32)
+        return feature.melspectrogram(y, sr=sr, log="db", **params)
+
+
+def _npy_bytes(array):
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _outputs(outdir):
+    found = {}
+    for folder, _, files in os.walk(outdir):
+        for name in files:
+            if name.endswith(".npy"):
+                path = os.path.join(folder, name)
+                found[os.path.relpath(path, outdir)] = open(path, "rb").read()
+    return found
+
+
+@pytest.fixture(scope="module")
+def converted(tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    log = io.StringIO()
+    summary = batch.convert(tree, out, feature="logmel", workers=2, log=log, **PARAMS)
+    return out, summary, log.getvalue()
+
+
+def test_tree_converts_to_library_results(tree, converted):
+    out, summary, log = converted
+    assert sorted(summary.converted) == sorted(str(tree / p) for p in GOOD)
+    assert summary.skipped == [] and not summary.interrupted
+    assert sorted(_outputs(out)) == sorted(p.rsplit(".", 1)[0] + ".npy" for p in GOOD)
+    for rel in GOOD:
+        got = (out / (rel.rsplit(".", 1)[0] + ".npy")).read_bytes()
+        # Byte for byte what np.save writes for the library's own result.
+        assert got == _npy_bytes(_expected_logmel(tree / rel, **PARAMS)), rel
+    zero = np.load(out / "c" / "zero.npy")
+    assert zero.shape == (40, 0) and zero.dtype == np.float32
+
+
+def test_failures_reported_with_path_and_reason(tree, converted):
+    out, summary, log = converted
+    failed = dict(summary.failed)
+    assert sorted(failed) == sorted(str(tree / p) for p in BAD)
+    for rel, reason in BAD.items():
+        assert reason in failed[str(tree / rel)]
+        assert f"FAILED {tree / rel}: {reason}" in log
+    assert "2 failed" in str(summary)
+
+
+def test_manifest_lists_every_output(tree, converted):
+    out, summary, _ = converted
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [e["input"] for e in lines] == [str(tree / p) for p in ("a/b/three.wav", "a/one.wav", "a/two.flac",
+                                                                     "c/four.wav", "c/zero.wav")]
+    for e in lines:
+        data = np.load(out / e["output"])
+        assert list(data.shape) == e["shape"] and e["dtype"] == str(data.dtype)
+        assert e["sha256"] == fio.sha256_file(out / e["output"])
+        assert e["sr"] == sf.info(e["input"]).samplerate
+        assert e["duration"] == pytest.approx(sf.info(e["input"]).duration)
+        assert e["params"] == {"feature": "logmel", **PARAMS, "sr": None, "channels": "mix", "dtype": "float32"}
+
+
+def test_second_run_does_nothing(tree, converted):
+    out, _, _ = converted
+    stamps = {p: os.stat(out / p).st_mtime_ns for p in _outputs(out)}
+    manifest = (out / "manifest.jsonl").read_bytes()
+    again = batch.convert(tree, out, feature="logmel", workers=2, progress=False, **PARAMS)
+    assert again.converted == [] and len(again.skipped) == len(GOOD) and len(again.failed) == len(BAD)
+    assert {p: os.stat(out / p).st_mtime_ns for p in _outputs(out)} == stamps
+    assert (out / "manifest.jsonl").read_bytes() == manifest
+
+
+def test_dask_local_cluster_gives_identical_bytes(tree, converted, tmp_path):
+    pytest.importorskip("distributed")
+    out, _, _ = converted
+    summary = batch.convert(tree, tmp_path, feature="logmel", workers=2, dask_local=True, progress=False, **PARAMS)
+    assert len(summary.converted) == len(GOOD) and len(summary.failed) == len(BAD)
+    assert _outputs(tmp_path) == _outputs(out)
+
+
+def test_overwrite_redoes_and_other_parameters_are_refused(tree, converted, tmp_path):
+    out, _, _ = converted
+    with pytest.raises(ParameterError, match="holds outputs made with other parameters"):
+        batch.convert(tree, out, feature="logmel", workers=1, progress=False, n_fft=1024)
+    small = tmp_path / "one"
+    batch.convert(tree / "a" / "one.wav", small, feature="logmel", workers=1, progress=False, **PARAMS)
+    redo = batch.convert(tree / "a" / "one.wav", small, feature="logmel", workers=1, progress=False, overwrite=True,
+                         n_fft=1024)
+    assert redo.converted == [str(tree / "a" / "one.wav")]
+    assert np.load(small / "one.npy").shape[0] == 128
+
+
+def test_npz_and_csv_manifest(tree, tmp_path):
+    summary = batch.convert(tree / "a", tmp_path, feature="spectrogram", format="npz", manifest="csv", workers=1,
+                            progress=False, n_fft=256, hop_length=64)
+    assert len(summary.converted) == 3
+    with np.load(tmp_path / "b" / "three.npz") as z:
+        y, sr = fio.load(tree / "a" / "b" / "three.wav")
+        with batch.deterministic_fft():
+            np.testing.assert_array_equal(z["feature"], spectrogram(y, n_fft=256, hop_length=64))
+        assert int(z["sr"]) == 44100 and int(z["hop_length"]) == 64
+    rows = (tmp_path / "manifest.csv").read_text().splitlines()
+    assert rows[0] == "input,output,sr,duration,shape,dtype,feature,params,sha256"
+    assert len(rows) == 4 and "b/three.npz,44100,2.5,129x1723,float32,spectrogram" in rows[1]
+
+
+def test_inputs_glob_list_files_and_collisions(tree, tmp_path):
+    found = batch.find_inputs(tree)
+    assert sorted(os.path.relpath(p, tree) for p, _ in found) == sorted(GOOD + list(BAD))
+    assert [os.path.relpath(p, tree) for p, _ in batch.find_inputs(tree, glob="*.flac")] == ["a/two.flac"]
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"# two files\n{tree / 'a' / 'one.wav'}\n{os.path.relpath(tree / 'c' / 'four.wav', tmp_path)}\n")
+    assert [p for p, _ in batch.find_inputs(listing)] == [str(tree / "a" / "one.wav"), str(tree / "c" / "four.wav")]
+    (tmp_path / "x").mkdir()
+    sf.write(tmp_path / "x" / "s.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "x" / "s.flac", np.zeros(100), 8000)
+    with pytest.raises(ParameterError, match=r"s\.(flac|wav) and .*s\.(flac|wav) would both be written to"):
+        batch.convert(tmp_path / "x", tmp_path / "out", workers=1, progress=False)
+    with pytest.raises(ParameterError, match="input '.*nowhere' does not exist"):
+        batch.convert(tmp_path / "nowhere", tmp_path / "out", workers=1)
+
+
+def test_bad_parameters(tree, tmp_path):
+    with pytest.raises(ParameterError, match="feature='cqt' must be one of"):
+        batch.convert(tree, tmp_path, feature="cqt")
+    with pytest.raises(ParameterError, match="feature='spectrogram' takes no parameter n_mels"):
+        batch.convert(tree, tmp_path, feature="spectrogram", n_mels=40)
+    with pytest.raises(ParameterError, match="block_frames=1000 must be a multiple of 256"):
+        batch.convert(tree, tmp_path, block_frames=1000)
+    with pytest.raises(ParameterError, match="hop_length=0 must be a positive integer"):
+        batch.convert(tree, tmp_path, hop_length=0)
+    with pytest.raises(ParameterError, match="format='wav' must be 'npy' or 'npz'"):
+        batch.convert(tree, tmp_path, format="wav")
+    with pytest.raises(ParameterError, match="workers=0 must be a positive integer"):
+        batch.convert(tree, tmp_path, workers=0)
+    with pytest.raises(ParameterError, match="at most one of client, scheduler and dask_local"):
+        batch.convert(tree, tmp_path, scheduler="tcp://localhost:1", dask_local=True)
+    assert not os.listdir(tmp_path)  # nothing written before the parameters are checked
+
+
+def test_per_file_parameter_error_is_a_failure(tree, tmp_path):
+    # fmax=6000 is fine at 22.05 kHz but above the Nyquist frequency of the 8 kHz file.
+    summary = batch.convert(tree / "c" / "four.wav", tmp_path, feature="mel", workers=1, progress=False, fmax=6000.0)
+    assert summary.converted == [] and summary.failed[0][0] == str(tree / "c" / "four.wav")
+    assert "fmax" in summary.failed[0][1]
+
+
+# ----- long files in blocks ---------------------------------------------------------------------
+BLOCK_CASES = [
+    ("spectrogram", {}, dict(n_fft=1024, hop_length=256)),
+    ("logspec", {}, dict(n_fft=1024, hop_length=256, top_db=60.0)),
+    ("logmel", {}, dict(n_fft=1024, hop_length=256, n_mels=64)),
+    ("logmel", {"channels": "all"}, dict(n_fft=1024, hop_length=256, n_mels=64)),
+    ("logmel", {"sr": 16000}, dict(n_fft=512, hop_length=160, n_mels=40)),
+    ("logmel", {}, dict(preset="torchaudio", n_fft=400, n_mels=64, top_db=80.0)),
+    ("mel", {}, dict(n_fft=2048, hop_length=256, center=False)),
+    ("mfcc", {}, dict(n_fft=1024, hop_length=256, n_mfcc=13)),
+    ("mfcc", {"dtype": "float64"}, dict(n_fft=1024, hop_length=300, n_mels=40, top_db=None)),
+]
+
+
+@pytest.mark.parametrize("name, options, params", BLOCK_CASES,
+                         ids=[f"{c[0]}-{'-'.join(map(str, c[1].values())) or c[2].get('preset', 'x')}"
+                              for c in BLOCK_CASES])
+def test_long_file_in_blocks_equals_whole_file(tmp_path, name, options, params):
+    path = tmp_path / "long.flac"
+    sf.write(path, _tone_noise(22050, 20.3, channels=2, seed=5), 22050, subtype="PCM_24")
+    outputs = {}
+    for block_frames in (256, 1 << 20):
+        job = batch.Job(name, tuple(sorted(params.items())), options.get("sr"), options.get("channels", "mix"),
+                        options.get("dtype", "float32"), "npy", block_frames)
+        dst = tmp_path / f"{block_frames}.npy"
+        with batch.deterministic_fft():
+            fields = batch.convert_file(job, str(path), str(dst))
+        outputs[block_frames] = np.load(dst)
+        assert list(outputs[block_frames].shape) == fields["shape"]
+        assert fields["sha256"] == fio.sha256_file(dst)
+    blocked, whole = outputs[256], outputs[1 << 20]
+    assert blocked.shape[-1] > 4 * 256  # really several blocks
+    assert blocked.dtype == whole.dtype == np.dtype(options.get("dtype", "float32"))
+    np.testing.assert_array_equal(blocked, whole)
+    assert sorted(os.listdir(tmp_path)) == ["1048576.npy", "256.npy", "long.flac"]  # no scratch left
+
+
+def test_whole_file_path_equals_library(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, _tone_noise(22050, 4.0, channels=2, seed=6), 22050, subtype="PCM_16")
+    y, _ = fio.load(path, channels="all")
+    job = batch.Job("logspec", (("hop_length", 256), ("n_fft", 1024)), None, "all", "float32", "npy", 1 << 20)
+    with batch.deterministic_fft():
+        batch.convert_file(job, str(path), str(tmp_path / "a.npy"))
+        expected = power_to_db(spectrogram(y, n_fft=1024, hop_length=256, power=2.0))
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), expected)
+
+
+def test_seed_features_equal_compat(tree, tmp_path):
+    compat = pytest.importorskip("fastspec.compat")
+    summary = batch.convert(tree / "a" / "one.wav", tmp_path, feature="seed-mel", workers=1, progress=False,
+                            fft_size=1024, step_size=64, thresh=4.0, n_freq_components=32, shorten_factor=4)
+    assert summary.converted
+    y, sr = fio.load(tree / "a" / "one.wav", dtype=np.float64)
+    with batch.deterministic_fft():
+        mel_filter, _ = compat.create_mel_filter(1024, n_freq_components=32, samplerate=sr)
+        pretty = compat.pretty_spectrogram(y, fft_size=1024, step_size=64, log=True, thresh=4.0)
+        expected = compat.make_mel(pretty, mel_filter, shorten_factor=4)
+    got = np.load(tmp_path / "one.npy")
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+# ----- interruption ------------------------------------------------------------------------------
+def _slow_tree(root, n_files=12):
+    root.mkdir()
+    for i in range(n_files):
+        sf.write(root / f"f{i:02d}.wav", _tone_noise(44100, 8.0, seed=i), 44100, subtype="PCM_16")
+
+
+SLOW = ["--feature", "mfcc", "--n-fft", "2048", "--hop-length", "32", "--workers", "1", "--quiet"]
+
+
+def _cli(*args):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_lines(manifest, n, proc, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if manifest.exists() and len(manifest.read_text().splitlines()) >= n:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    raise AssertionError("no progress")
+
+
+def _temporaries(folder):
+    return [name for name in os.listdir(folder) if name.endswith(fio.TEMP_SUFFIX) or fio.TEMP_SUFFIX in name]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_killed_run_leaves_no_partial_output_and_resumes(tmp_path, sig):
+    _slow_tree(tmp_path / "in")
+    out = tmp_path / "out"
+    proc = _cli(tmp_path / "in", "-o", out, *SLOW)
+    _wait_for_lines(out / "manifest.jsonl", 2, proc)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert _temporaries(out) == []
+    time.sleep(0.5)  # SIGKILL: the worker dies with its parent (PR_SET_PDEATHSIG)
+    done = sorted(name for name in os.listdir(out) if name.endswith(".npy"))
+    assert 2 <= len(done) < 12, done  # killed halfway
+    frames = 1 + (8 * 44100) // 32
+    for name in done:  # whatever has its final name is complete
+        assert np.load(out / name).shape == (20, frames)
+    before = {name: (out / name).read_bytes() for name in done}
+    recorded = batch.read_manifest(out)  # outputs renamed after the last manifest line are redone
+    assert 2 <= len(recorded) <= len(done) and set(recorded) <= set(done)
+
+    rerun = _cli(tmp_path / "in", "-o", out, *SLOW)
+    stdout, stderr = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, stderr
+    assert f"{12 - len(recorded)} converted, {len(recorded)} skipped" in stdout
+    assert _temporaries(out) == []
+    finished = sorted(name for name in os.listdir(out) if name.endswith(".npy"))
+    assert finished == [f"f{i:02d}.npy" for i in range(12)]
+    assert all((out / name).read_bytes() == data for name, data in before.items())
+    entries = batch.read_manifest(out)
+    assert sorted(entries) == finished
+    assert all(fio.sha256_file(out / name) == entries[name]["sha256"] for name in finished)
