@@ -10,24 +10,24 @@ Presets
 -------
 ``preset`` picks the defaults of every parameter left unset, and the conventions behind them:
 
-============== ================================ ====================================== ======================================
-parameter      ``"librosa"`` (default)          ``"torchaudio"``                       ``"psf"`` (python_speech_features)
-============== ================================ ====================================== ======================================
-sr             22050                            16000                                  16000
-n_fft          2048                             400                                    512
-win_length     n_fft                            n_fft                                  round(0.025 * sr) (may exceed n_fft)
-hop_length     512                              win_length // 2                        round(0.01 * sr)
-window         "hann" (periodic)                "hann" (periodic)                      "boxcar" (rectangular)
-framing        centred, pad "constant"          centred, pad "reflect"                 from sample 0, last frame zero-padded
-pre-emphasis   0                                0                                      0.97
-power          2 (``|X|**2``)                   2                                      2, scaled by ``1 / n_fft``
-n_mels         128                              128                                    26
-mel filters    Slaney scale, ``norm="slaney"``  HTK scale, no norm                     HTK scale, triangles snapped to bins
-log (MFCC)     dB, amin 1e-10, top_db 80        dB, amin 1e-10, top_db 80               ln, zeros replaced by float64 eps
-n_mfcc         20                               40                                     13
-lifter         0 (librosa's sine lifter)        0                                      22 (psf's lifter)
-energy         no                               no                                     c0 = ln(frame energy)
-============== ================================ ====================================== ======================================
+=============  =========================  =========================  ==============================
+parameter      ``"librosa"`` (default)    ``"torchaudio"``           ``"psf"``
+=============  =========================  =========================  ==============================
+sr             22050                      16000                      16000
+n_fft          2048                       400                        512
+win_length     n_fft                      n_fft                      round(0.025 sr), may > n_fft
+hop_length     512                        win_length // 2            round(0.01 sr)
+window         hann (periodic)            hann (periodic)            boxcar (rectangular)
+framing        centred, "constant" pad    centred, "reflect" pad     from 0, last frame zero-padded
+pre-emphasis   0                          0                          0.97
+power          2                          2                          2, times 1 / n_fft
+n_mels         128                        128                        26
+mel filters    Slaney, norm "slaney"      HTK, no norm               HTK, snapped to bins, peak 1
+log (MFCC)     dB, amin 1e-10, top_db 80  dB, amin 1e-10, top_db 80  ln, zeros -> float64 eps
+n_mfcc         20                         40                         13
+lifter         0 (librosa's formula)      0                          22 (psf's formula)
+energy         no                         no                         c0 = ln(frame energy)
+=============  =========================  =========================  ==============================
 
 All presets use the DCT-II with ``norm="ortho"`` and the ``(..., n_features, n_frames)`` layout
 (python_speech_features returns ``(n_frames, n_features)``: take ``.T``, a C-contiguous view).
@@ -318,9 +318,11 @@ class MelSpectrogram:
         return frames_major, lead
 
     def _floors(self, bands, lead, top_db):
-        """Per-item dB floors ``max - top_db``, the maximum taken over the preset's group:
-        the whole array (librosa's ``power_to_db``) or each group of the last three axes
-        (torchaudio's ``AmplitudeToDB``)."""
+        """Per-item dB floors ``max - top_db``, the maximum taken over the preset's group.
+
+        The group is the whole array (librosa's ``power_to_db``) or each group of the last three
+        axes (torchaudio's ``AmplitudeToDB``).
+        """
         n_items = bands.shape[0]
         group = lead[-1] if self._top_db_axes == "last3" and len(lead) >= 1 else n_items
         top_db = bands.dtype.type(top_db)
@@ -513,7 +515,8 @@ class MFCC:
         """
         S = _validate.spectrum(S)
         if S.dtype.kind == "c" or S.shape[-2] != self._mel.n_mels:
-            raise ParameterError(f"S has shape {S.shape} and dtype {S.dtype}; expected a real (..., {self._mel.n_mels}, n_frames) array")
+            raise ParameterError(f"S has shape {S.shape} and dtype {S.dtype}; "
+                                 f"expected a real (..., {self._mel.n_mels}, n_frames) array")
         dtype = np.dtype(np.float64) if S.dtype == np.float64 else np.dtype(np.float32)
         rows = np.ascontiguousarray(np.swapaxes(S, -1, -2).reshape((-1, S.shape[-1], S.shape[-2])), dtype=dtype)
         return self._cepstra(rows, S.shape[:-2], None, -1)

@@ -7,7 +7,6 @@ import numpy as np
 
 from ._validate import ParameterError, positive_float, positive_int
 
-
 # Cosine-sum coefficients of the most used windows. Computing them here, the way
 # scipy.signal.windows.general_cosine does (and tested bit-identical to it), spares the first
 # call the import of scipy.signal (0.5 s on the 2-core machine).
@@ -117,7 +116,8 @@ def hz_to_mel(frequencies, *, htk=False):
     if htk:
         return 2595.0 * np.log10(1.0 + frequencies / 700.0)
     mels = frequencies / _SLANEY_F_SP
-    log_part = _SLANEY_MIN_LOG_MEL + np.log(np.maximum(frequencies, _SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    above = np.maximum(frequencies, _SLANEY_MIN_LOG_HZ)
+    log_part = _SLANEY_MIN_LOG_MEL + np.log(above / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
     return np.where(frequencies >= _SLANEY_MIN_LOG_HZ, log_part, mels)
 
 
@@ -140,7 +140,8 @@ def mel_to_hz(mels, *, htk=False):
     if htk:
         return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
     freqs = _SLANEY_F_SP * mels
-    log_part = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (np.maximum(mels, _SLANEY_MIN_LOG_MEL) - _SLANEY_MIN_LOG_MEL))
+    above = np.maximum(mels, _SLANEY_MIN_LOG_MEL)
+    log_part = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (above - _SLANEY_MIN_LOG_MEL))
     return np.where(mels >= _SLANEY_MIN_LOG_MEL, log_part, freqs)
 
 
@@ -350,7 +351,8 @@ class SparseFilterbank:
     def __init__(self, dense):
         dense = np.asarray(dense)
         if dense.ndim != 2 or dense.dtype.kind != "f":
-            raise ParameterError(f"a filterbank must be a 2-D real array (n_bands, n_freq), got {dense.dtype} {dense.shape}")
+            raise ParameterError(
+                f"a filterbank must be a 2-D real array (n_bands, n_freq), got {dense.dtype} {dense.shape}")
         dtype = np.dtype(np.float64) if dense.dtype == np.float64 else np.dtype(np.float32)
         n_bands, n_freq = dense.shape
         starts = np.zeros(n_bands, dtype=np.int64)
@@ -450,7 +452,8 @@ class SparseFilterbank:
         return np.swapaxes(out.reshape(lead + (np.shape(M)[-1], self._n_freq)), -1, -2)
 
     def __repr__(self):
-        return f"SparseFilterbank(n_bands={self.n_bands}, n_freq={self._n_freq}, nnz={self.weights.size}, dtype={self.dtype})"
+        return (f"SparseFilterbank(n_bands={self.n_bands}, n_freq={self._n_freq}, nnz={self.weights.size}, "
+                f"dtype={self.dtype})")
 
 
 @functools.lru_cache(maxsize=64)

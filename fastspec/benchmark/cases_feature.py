@@ -24,8 +24,11 @@ def recording(name, sr, seconds, dtype=np.float32, snr_db=30.0):
 
 
 def agreement_check(kind, dtype, scale=1.0, relative=False, transpose=()):
-    """Compare absolutely (dB, cepstra), or relative to max |theirs|; results of the anchors named
-    in ``transpose`` are (n_frames, n_features), as python_speech_features returns them."""
+    """A check comparing absolutely (dB, cepstra), or relative to max |theirs|.
+
+    Results of the anchors named in ``transpose`` are (n_frames, n_features), as
+    python_speech_features returns them.
+    """
     tol = tolerance(dtype, kind) * scale
 
     def check(name, ours, theirs):
@@ -36,7 +39,8 @@ def agreement_check(kind, dtype, scale=1.0, relative=False, transpose=()):
         err = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
         if relative:
             err /= max(float(np.max(np.abs(theirs))), 1e-30)
-        assert err <= tol, f"{name} disagrees with fastspec: {'relative' if relative else 'max abs'} error {err:.3g} > {tol:.3g}"
+        what = "relative" if relative else "max abs"
+        assert err <= tol, f"{name} disagrees with fastspec: {what} error {err:.3g} > {tol:.3g}"
 
     return check
 

@@ -1,5 +1,7 @@
-"""Textbook mel filterbanks, mel spectrograms, MFCCs and deltas, and plain restatements of what
-torchaudio and python_speech_features compute (so tests can fail without those libraries).
+"""Textbook mel filterbanks, mel spectrograms, MFCCs and deltas, and torchaudio's and psf's algorithms.
+
+The restatements of what torchaudio and python_speech_features compute let tests fail without
+those libraries.
 
 Everything is float64 and dense: the filterbank is a full matrix, mel energies are one matrix
 product, cepstra come from ``scipy.fft.dct``.
@@ -92,7 +94,7 @@ def power_to_db(S, amin=1e-10, top_db=80.0):
 
 
 def mfcc(y, sr=22050, n_mfcc=20, dct_type=2, norm="ortho", lifter=0.0, top_db=80.0, **mel_kwargs):
-    """librosa's MFCC: DCT of the dB mel spectrogram, then the lifter ``1 + L/2 sin(pi n / L)``, n = 1..n_mfcc."""
+    """Librosa's MFCC: DCT of the dB mel spectrogram, then the lifter ``1 + L/2 sin(pi n / L)``, n = 1..n_mfcc."""
     S_db = power_to_db(melspectrogram(y, sr=sr, **mel_kwargs), top_db=top_db)
     M = scipy.fft.dct(S_db, type=dct_type, norm=norm, axis=0)[:n_mfcc]
     if lifter > 0:
@@ -101,9 +103,12 @@ def mfcc(y, sr=22050, n_mfcc=20, dct_type=2, norm="ortho", lifter=0.0, top_db=80
 
 
 def delta(data, width=9, order=1):
-    """Savitzky-Golay derivative along the last axis, librosa's ``mode="interp"``: a degree-``order``
-    polynomial least-squares fit over each ``width`` window, differentiated at its centre (at
-    the edges, the fit over the first / last ``width`` points, differentiated at each point)."""
+    """Savitzky-Golay derivative along the last axis, as librosa's ``mode="interp"``.
+
+    A degree-``order`` polynomial least-squares fit over each ``width`` window, differentiated
+    at its centre (at the edges, the fit over the first / last ``width`` points, differentiated
+    at each point).
+    """
     data = np.asarray(data, dtype=np.float64)
     n = data.shape[-1]
     half = width // 2
@@ -120,9 +125,11 @@ def delta(data, width=9, order=1):
 # ----- torchaudio, restated --------------------------------------------------------------------------
 def torchaudio_melspectrogram(y, sample_rate=16000, n_fft=400, win_length=None, hop_length=None, f_min=0.0,
                               f_max=None, n_mels=128, power=2.0, norm=None, mel_scale="htk"):
-    """torchaudio.transforms.MelSpectrogram's algorithm: periodic Hann, reflect-padded centred
-    frames, ``|STFT|**power``, then filters on the ``linspace(0, sr // 2)`` grid. ``y`` may have
-    leading axes."""
+    """torchaudio.transforms.MelSpectrogram's algorithm; ``y`` may have leading axes.
+
+    Periodic Hann, reflect-padded centred frames, ``|STFT|**power``, then filters on the
+    ``linspace(0, sr // 2)`` grid.
+    """
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 2 if hop_length is None else hop_length
     fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, htk=mel_scale == "htk", norm=norm,
@@ -134,8 +141,10 @@ def torchaudio_melspectrogram(y, sample_rate=16000, n_fft=400, win_length=None, 
 
 
 def torchaudio_amplitude_to_db(x, amin=1e-10, top_db=None):
-    """AmplitudeToDB("power"): ``10 log10(max(x, amin))``; ``top_db`` clips each group of the last
-    three axes (the whole array when it is 2-D)."""
+    """AmplitudeToDB("power"): ``10 log10(max(x, amin))``.
+
+    ``top_db`` clips each group of the last three axes (the whole array when it is 2-D).
+    """
     x_db = 10.0 * np.log10(np.maximum(x, amin))
     if top_db is not None:
         groups = x_db.reshape((-1,) + x_db.shape[-3:]) if x_db.ndim > 2 else x_db[None]
@@ -145,8 +154,11 @@ def torchaudio_amplitude_to_db(x, amin=1e-10, top_db=None):
 
 
 def torchaudio_mfcc(y, sample_rate=16000, n_mfcc=40, top_db=80.0, **mel_kwargs):
-    """torchaudio.transforms.MFCC's algorithm: dB mel (top_db 80), then its ortho DCT-II matrix
-    ``sqrt(2 / N) cos(pi / N (n + 1/2) k)`` with row 0 scaled by ``1 / sqrt(2)``."""
+    """torchaudio.transforms.MFCC's algorithm: dB mel (top_db 80), then its DCT matrix.
+
+    The ortho DCT-II matrix is ``sqrt(2 / N) cos(pi / N (n + 1/2) k)`` with row 0 scaled by
+    ``1 / sqrt(2)``.
+    """
     mel = torchaudio_melspectrogram(y, sample_rate=sample_rate, **mel_kwargs)
     mel_db = torchaudio_amplitude_to_db(mel, top_db=top_db)
     n_mels = mel.shape[-2]
@@ -163,9 +175,11 @@ def _round_half_up(x):
 
 def psf_fbank(signal, samplerate=16000, winlen=0.025, winstep=0.01, nfilt=26, nfft=512, lowfreq=0,
               highfreq=None, preemph=0.97):
-    """python_speech_features.fbank: pre-emphasis, rectangular frames from sample 0 (last one
-    zero-padded), ``|rfft(frame, nfft)|**2 / nfft``, snapped filters; zeros become float64 eps.
-    Returns ``(features (n_frames, nfilt), energy (n_frames,))``."""
+    """python_speech_features.fbank: ``(features (n_frames, nfilt), energy (n_frames,))``.
+
+    Pre-emphasis, rectangular frames from sample 0 (last one zero-padded),
+    ``|rfft(frame, nfft)|**2 / nfft``, snapped filters; zeros become float64 eps.
+    """
     x = np.asarray(signal)
     x = np.append(x[0], x[1:] - preemph * x[:-1]).astype(np.float64)
     frame_len, step = _round_half_up(winlen * samplerate), _round_half_up(winstep * samplerate)
@@ -183,8 +197,11 @@ def psf_fbank(signal, samplerate=16000, winlen=0.025, winstep=0.01, nfilt=26, nf
 
 
 def psf_mfcc(signal, samplerate=16000, numcep=13, ceplifter=22, appendEnergy=True, **fbank_kwargs):
-    """python_speech_features.mfcc: ortho DCT-II of log filterbank energies, lifter
-    ``1 + L/2 sin(pi n / L)`` (n from 0), then c0 = log(frame energy). Shape (n_frames, numcep)."""
+    """python_speech_features.mfcc, shape (n_frames, numcep).
+
+    Ortho DCT-II of log filterbank energies, lifter ``1 + L/2 sin(pi n / L)`` (n from 0), then
+    c0 = log(frame energy).
+    """
     feat, energy = psf_fbank(signal, samplerate, **fbank_kwargs)
     cep = scipy.fft.dct(np.log(feat), type=2, axis=1, norm="ortho")[:, :numcep]
     if ceplifter > 0:
