@@ -239,8 +239,9 @@ def _fftw_library():
             continue
         try:
             lib = ctypes.CDLL(path)
-            lib.fftw_plan_dft_r2c_1d
-        except (OSError, AttributeError):
+        except OSError:
+            continue
+        if not hasattr(lib, "fftw_plan_dft_r2c_1d"):
             continue
         size_t = ctypes.c_size_t
         for kind in ("r2c", "c2r"):

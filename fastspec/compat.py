@@ -61,8 +61,10 @@ def _blocks(n_frames, n_fft):
 
 # ----- input checks --------------------------------------------------------------------------
 def _as_index(value):
-    """``value`` as an int; integral floats pass (the notebook passes ``fft_size / 16``), other
-    values raise ``TypeError`` as NumPy does for a float size."""
+    """Return ``value`` as an int; integral floats pass, other values raise ``TypeError``.
+
+    The notebook passes ``fft_size / 16``; NumPy raises ``TypeError`` for other float sizes.
+    """
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return int(value)
     return operator.index(value)
@@ -284,24 +286,33 @@ def pretty_spectrogram(d, log=True, thresh=5, fft_size=512, step_size=64):
     step_size = _as_index(step_size)
     x = _centred(d, True, "d")
     n_frames = _n_windows(x.shape[0], fft_size, step_size)
-    mag = np.empty((n_frames, fft_size // 2))
+    out = np.empty((n_frames, fft_size // 2))
+    take_log = log == True  # noqa: E712 -- the seed's test: a truthy value other than True goes linear
     peaks = []
 
     def post(spec, start, count):
-        peaks.append(kernels.magnitude_peak(spec, mag[start:start + count]))
+        rows = out[start:start + count]
+        if take_log:
+            # log10 |X| = log10(|X|^2) / 2, taken per block while it is in cache (NumPy's SIMD
+            # log10); the normalisation by the peak becomes a subtraction once it is known.
+            peaks.append(np.int64(kernels.power_rows(spec, rows)).view(np.float64))
+            with np.errstate(divide="ignore"):
+                np.log10(rows, out=rows)
+        else:
+            kernels.magnitude_rows(spec, rows)
 
     _forward(x, fft_size, step_size, n_frames, post)
-    if log == True:  # noqa: E712 -- the seed's test: a truthy value other than True goes linear
-        if mag.size == 0:
-            mag.max()  # the seed's normalisation raises on an empty spectrogram
+    if take_log:
+        if out.size == 0:
+            out.max()  # the seed's normalisation raises on an empty spectrogram
         peak = max(peaks)
         if peak == 0:
-            mag[...] = np.nan  # silence: the seed's 0 / 0
+            out[...] = np.nan  # silence: the seed's 0 / 0
         else:
-            kernels.log_floor(mag, peak, float(thresh))
+            kernels.log_finish(out, 0.5 * np.log10(peak), float(thresh))
     else:
-        kernels.raise_floor(mag, float(thresh))
-    return mag
+        kernels.raise_floor(out, float(thresh))
+    return out
 
 
 # ----- inversion ------------------------------------------------------------------------------
@@ -329,8 +340,11 @@ def _kernel_dtype(X):
 
 
 def _half_spectrum_frames(n_fft, fill):
-    """Frames ``real(ifft(X[i]))`` (times ``n_fft``) through a float64 FFTW c2r plan, where
-    ``fill(start, count, rows)`` writes their Hermitian half spectra."""
+    """Frames ``real(ifft(X[i]))`` (times ``n_fft``) through a float64 FFTW c2r plan.
+
+    ``fill(start, count, rows)`` writes their Hermitian half spectra.
+    """
+
     def frames(start, count):
         plan = get_plan("c2r", n_fft, count, np.float64)
         fill(start, count, plan.input)
@@ -339,19 +353,25 @@ def _half_spectrum_frames(n_fft, fill):
 
 
 def _complex64_frames(rows):
-    """Frames ``real(ifft(X[i]))`` computed as the seed computes them for float16/float32
-    spectra: NumPy's complex64 inverse FFT. Its float32 rounding decides lags in quiet,
-    flat regions (where the mel round trip's float16 magnitudes sit), so a different float32
-    FFT would not reproduce the seed's offsets there; ``rows(start, count)`` returns the
-    two-sided complex64 rows."""
+    """Frames ``real(ifft(X[i]))`` of float16/float32 spectra, as the seed computes them.
+
+    That is NumPy's complex64 inverse FFT. Its float32 rounding decides the lags in quiet, flat
+    regions (where the mel round trip's float16 magnitudes sit), so another float32 FFT would
+    not reproduce the seed's offsets there. ``rows(start, count)`` returns the two-sided
+    complex64 rows.
+    """
+
     def frames(start, count):
         return np.ascontiguousarray(np.fft.ifft(rows(start, count)).real), 1.0
     return frames
 
 
 def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None, norm=None):
-    """One ``invert_spectrogram``; ``frames_of(start, count)`` returns a block of frames
-    ``real(ifft(X[i])) / scale`` (not reversed) and ``scale``."""
+    """Run one ``invert_spectrogram`` over the frames ``frames_of`` delivers.
+
+    ``frames_of(start, count)`` returns a block of frames ``real(ifft(X[i])) / scale`` (not
+    reversed) and ``scale``.
+    """
     size = n_fft // 2
     if size < 2:
         raise ParameterError(f"X_s has {n_fft} columns; the inversion needs at least 4")
@@ -453,10 +473,13 @@ def _invert(X_s, step, calculate_offset=True, set_zero_phase=True, trace=None):
 
 def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step, n_iter, verbose,
              trace=None):
-    """The seed's iterations on real magnitudes ``X_s``: ``magnitude_rows(start, count, out)``
-    writes the half-spectrum magnitudes ``(X_s[k] + X_s[n_fft - k]) / 2`` of a block of frames;
-    ``two_sided_rows`` is None, or for float16/float32 ``X_s`` returns its complex64 rows
-    (the first inversion then runs in single precision, as the seed's does)."""
+    """Run the seed's iterations on real magnitudes ``X_s``.
+
+    ``magnitude_rows(start, count, out)`` writes the half-spectrum magnitudes
+    ``(X_s[k] + X_s[n_fft - k]) / 2`` of a block of frames; ``two_sided_rows`` is None, or for
+    float16/float32 ``X_s`` returns its complex64 rows (the first inversion then runs in single
+    precision, as the seed's does).
+    """
     fftsize = _as_index(fftsize)
     step = _as_index(step)
     n_iter = int(n_iter)
@@ -481,7 +504,7 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
     wave = None
     for i in range(n_iter + 1):
         if i < n_iter and verbose:
-            print("Runnning iter %i" % i)
+            print(f"Runnning iter {i}")
         if wave is None:
             # The first inversion uses X_s itself (zero phase; X_s is real).
             if two_sided_rows is None:
@@ -507,15 +530,18 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
 
 
 def _reg(X):
-    """The seed's ``np.max(X_s) / 1e8`` in ``X_s``'s dtype: for float16, 1e8 overflows to inf and
-    the regulariser is 0 (the seed warns; the result is the same)."""
+    """Return the seed's ``np.max(X_s) / 1e8``, computed in ``X_s``'s dtype.
+
+    For float16, 1e8 overflows to inf and the regulariser is 0 (the seed warns; same result).
+    """
     with np.errstate(over="ignore"):
         return float(np.max(X) / 1e8)
 
 
 def iterate_invert_spectrogram(X_s, fftsize, step, n_iter=10, verbose=False):
-    """Iterative phase reconstruction from two-sided magnitudes (Griffin-Lim with the seed's
-    cross-correlation frame placement).
+    """Iterative phase reconstruction from two-sided magnitudes.
+
+    Griffin-Lim with the seed's cross-correlation frame placement.
 
     Parameters
     ----------
@@ -597,8 +623,10 @@ def _invert_pretty(X_s, log=True, fft_size=512, step_size=512 / 4, n_iter=10, tr
 
 
 def xcorr_offset(x1, x2):
-    """Offset of the best match of ``x2`` in ``x1``: argmax of the float32 cross-correlation of
-    the centred signals over lags within +-half of ``len(x2)``, minus ``len(x1)``.
+    """Offset of the best match of ``x2`` in ``x1``.
+
+    The argmax of the float32 cross-correlation of the centred signals over lags within
+    +-half of ``len(x2)``, minus ``len(x1)``.
 
     Parameters
     ----------

@@ -64,40 +64,60 @@ def two_sided(spec, out):
 
 
 @serial
-def magnitude_peak(spec, out):
-    """``out[b, k] = |spec[b, k]|`` (hypot, as ``np.abs``) for ``out``'s bins; returns the max."""
+def magnitude_rows(spec, out):
+    """Write ``|spec[b, k]|`` to ``out`` (for ``out``'s bins).
+
+    The square root of the squares: within an ulp of NumPy's hypot, and vectorisable.
+    """
     n_rows, n_bins = out.shape
-    peak = 0.0
     for b in range(n_rows):
         src = spec[b, :n_bins]
         dst = out[b]
         for k in range(n_bins):
-            value = abs(src[k])
-            dst[k] = value
-            if value > peak:
-                peak = value
-    return peak
+            re = src[k].real
+            im = src[k].imag
+            dst[k] = np.sqrt(re * re + im * im)
 
 
 @serial
-def log_floor(mag, peak, thresh):
-    """In place: ``log10(mag / peak)``, values below ``-thresh`` set to ``-thresh``.
+def power_rows(spec, out):
+    """Write ``|spec[b, k]|^2`` to ``out`` (for ``out``'s bins); return the largest one's bits.
 
-    Ratios below ``10 ** -thresh`` skip the logarithm: their log is below the floor (at the
-    boundary the two differ by rounding only).
+    Non-negative float64 values order like their int64 bit patterns, so the maximum is an
+    integer reduction, which vectorises (a float max does not without fast-math); read it back
+    with ``np.int64(bits).view(np.float64)``.
     """
-    n_rows, n_bins = mag.shape
-    floor = -thresh
-    limit = 10.0 ** floor
+    n_rows, n_bins = out.shape
+    top = 0
     for b in range(n_rows):
-        row = mag[b]
+        # Interleaved (re, im) pairs as float64: the loop vectorises (2.5x faster measured).
+        pairs = spec[b].view(np.float64)
+        dst = out[b]
         for k in range(n_bins):
-            ratio = row[k] / peak
-            if ratio < limit:
-                row[k] = floor
-            else:
-                value = np.log10(ratio)
-                row[k] = floor if value < floor else value
+            re = pairs[2 * k]
+            im = pairs[2 * k + 1]
+            dst[k] = re * re + im * im
+        bits = dst.view(np.int64)
+        for k in range(n_bins):
+            word = bits[k]
+            top = word if word > top else top
+    return top
+
+
+@serial
+def log_finish(log_power, log_peak, thresh):
+    """In place: ``log10(|X| / peak)`` from ``log10(|X|^2)``, floored at ``-thresh``.
+
+    ``log_power / 2 - log10(peak)`` is the seed's ``log10(|X| / peak)`` up to rounding (the
+    peak itself maps to exactly 0); ``-inf`` (a zero bin) is floored like any small value.
+    """
+    n_rows, n_bins = log_power.shape
+    floor = -thresh
+    for b in range(n_rows):
+        row = log_power[b]
+        for k in range(n_bins):
+            value = 0.5 * row[k] - log_peak
+            row[k] = floor if value < floor else value
 
 
 @serial
@@ -159,31 +179,39 @@ def mirrored_part(S, out):
 
 @serial
 def apply_phase(est, reg, magnitude, out):
-    """``out = magnitude * est / max(reg, |est|)`` (the seed's phase step on the half spectrum).
+    """Write ``magnitude * est / max(reg, |est|)`` to ``out`` (the seed's phase step).
 
     NumPy divides a complex by a real as ``(re * (1 / d), im * (1 / d))``; a zero denominator
-    (``reg`` underflowed to 0 and a zero bin) gives NaN as in the seed.
+    (``reg`` underflowed to 0 and a zero bin) gives NaN as in the seed. ``|est|`` is the square
+    root of the squares, within an ulp of NumPy's hypot and 4x cheaper here.
     """
     n_rows, n_half = out.shape
     for b in range(n_rows):
         src = est[b]
         mag = magnitude[b]
         dst = out[b]
+        zero = False
         for k in range(n_half):
-            z = src[k]
-            # sqrt of the squares instead of hypot: within an ulp, and hypot costs 4x here.
-            denom = max(reg, np.sqrt(z.real * z.real + z.imag * z.imag))
-            if denom == 0.0:
-                dst[k] = complex(np.nan, np.nan)
-            else:
-                scl = 1.0 / denom
-                dst[k] = mag[k] * complex(z.real * scl, z.imag * scl)
+            re = src[k].real
+            im = src[k].imag
+            denom = max(reg, np.sqrt(re * re + im * im))
+            # A select, not a branch around the division: the loop stays vectorisable.
+            zero |= denom == 0.0
+            scl = 1.0 / (denom if denom != 0.0 else 1.0)
+            dst[k] = complex(mag[k] * (re * scl), mag[k] * (im * scl))
+        if zero:
+            for k in range(n_half):
+                if max(reg, abs(src[k])) == 0.0:
+                    dst[k] = complex(np.nan, np.nan)
 
 
 @serial
 def sparse_rows(weights, lo, hi, x, out):
-    """``out[m, t] = sum(weights[m, k] * x[t, k] for k in [lo[m], hi[m]))``: a filterbank
-    applied over each filter's non-zero span only (zeros contribute nothing to finite data)."""
+    """Apply a filterbank over each filter's non-zero span only.
+
+    ``out[m, t] = sum(weights[m, k] * x[t, k] for k in [lo[m], hi[m]))``; the zeros outside
+    contribute nothing to finite data.
+    """
     n_filters = weights.shape[0]
     n_frames = x.shape[0]
     for m in range(n_filters):

@@ -36,9 +36,11 @@ FLOAT32_MARGIN = 1e-6
 
 
 def fft_length(n1, n2):
-    """Smallest ``2^a 3^b 5^c 7^d`` length whose circular correlation is exact on the lags the
-    seed searches (lag ``d`` pairs ``x1[j]`` with ``x2[j + d]``; wrapped terms must land in the
-    zero padding)."""
+    """Smallest even ``2^a 3^b 5^c 7^d`` length exact on the lags the seed searches.
+
+    Lag ``d`` pairs ``x1[j]`` with ``x2[j + d]``; in a circular correlation of this length the
+    wrapped terms land in the zero padding.
+    """
     lag_lo, lag_hi = lag_range(n1, n2)
     need = max(n1 + max(lag_hi, 0), n2 - min(lag_lo, 0), n1, n2, 2)
     best = None
@@ -51,64 +53,83 @@ def fft_length(n1, n2):
 
 
 def lag_range(n1, n2):
-    """The lags ``d`` the seed leaves unmasked: convolution index ``k = n2 - 1 - d`` in
-    ``[n2 // 2, n1 + n2 - 1 - n2 // 2)``. Returns ``(lo, hi)``, empty when ``lo > hi``."""
+    """Return ``(lo, hi)``, the lags ``d`` the seed leaves unmasked (empty when ``lo > hi``).
+
+    Convolution index ``k = n2 - 1 - d`` must lie in ``[n2 // 2, n1 + n2 - 1 - n2 // 2)``.
+    """
     half = n2 // 2
     return half - n1 + 1, n2 - 1 - half
 
 
 @serial
 def centre_float32(x, out):
-    """``out[j] = float32(x[j] - mean(x))`` for ``j < len(x)``, zeros after (an FFT input row);
-    returns the norm of the float32 values."""
+    """Write ``float32(x - mean(x))`` to ``out[:len(x)]`` and zeros after (an FFT input row).
+
+    Returns the norm of the float32 values.
+    """
     n = x.shape[0]
-    mean = x.dtype.type(lane_sum(x, x, False) / n)
+    mean = x.dtype.type(total(x) / n)
     values = out[:n]
     for j in range(n):
         values[j] = np.float32(x[j] - mean)
     tail = out[n:]
     for j in range(tail.shape[0]):
         tail[j] = 0.0
-    return np.sqrt(lane_sum(values, values, True))
+    return np.sqrt(dot(values, values))
 
 
 @serial
-def lane_sum(a, b, multiply):
-    """``sum(a * b)`` (or ``sum(a)``) in float64 over eight interleaved partial sums.
+def total(a):
+    """``sum(a)`` in float64 over four interleaved partial sums.
 
-    A single running sum is latency-bound (one add per 4 cycles); eight independent ones let
-    the adds overlap (measured 4x faster on 896 samples) and are at least as accurate.
+    One running sum is latency-bound (an add every 4 cycles); four independent ones overlap
+    (measured 4x faster on 896 samples) and are at least as accurate.
     """
     n = a.shape[0]
-    lanes = np.zeros(8)
-    full = n - n % 8
-    for j in range(0, full, 8):
-        for lane in range(8):
-            term = np.float64(a[j + lane])
-            if multiply:
-                term *= np.float64(b[j + lane])
-            lanes[lane] += term
+    s0 = s1 = s2 = s3 = 0.0
+    full = n - n % 4
+    for j in range(0, full, 4):
+        s0 += np.float64(a[j])
+        s1 += np.float64(a[j + 1])
+        s2 += np.float64(a[j + 2])
+        s3 += np.float64(a[j + 3])
     for j in range(full, n):
-        term = np.float64(a[j])
-        if multiply:
-            term *= np.float64(b[j])
-        lanes[0] += term
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        s0 += np.float64(a[j])
+    return (s0 + s1) + (s2 + s3)
+
+
+@serial
+def dot(a, b):
+    """``sum(a * b)`` in float64 over four interleaved partial sums (see :func:`total`)."""
+    n = a.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    full = n - n % 4
+    for j in range(0, full, 4):
+        s0 += np.float64(a[j]) * np.float64(b[j])
+        s1 += np.float64(a[j + 1]) * np.float64(b[j + 1])
+        s2 += np.float64(a[j + 2]) * np.float64(b[j + 2])
+        s3 += np.float64(a[j + 3]) * np.float64(b[j + 3])
+    for j in range(full, n):
+        s0 += np.float64(a[j]) * np.float64(b[j])
+    return (s0 + s1) + (s2 + s3)
 
 
 @serial
 def exact_correlation(x1, x2, d):
-    """``sum(x1[j] * x2[j + d])`` over the overlap, in float64, rounded to float32 (each product
-    of float32 values is exact in float64)."""
+    """``sum(x1[j] * x2[j + d])`` over the overlap, in float64, rounded to float32.
+
+    Each product of float32 values is exact in float64.
+    """
     j0 = max(0, -d)
     j1 = min(x1.shape[0], x2.shape[0] - d)
-    return np.float32(lane_sum(x1[j0:j1], x2[j0 + d:j1 + d], True))
+    return np.float32(dot(x1[j0:j1], x2[j0 + d:j1 + d]))
 
 
 @serial
 def pick_offset(corr, x1, x2, norm):
-    """The seed's offset: ``argmax(corrs) - len(x1)`` with the first and last ``len(x2) // 2``
-    convolution entries masked to -1e30.
+    """Return the seed's offset, ``argmax(corrs) - len(x1)``.
+
+    The first and last ``len(x2) // 2`` convolution entries are masked to -1e30.
 
     ``corr[d mod P]`` holds the FFT correlation at lag ``d``; ``x1``, ``x2`` are the float32
     operands, for the exact recomputation near the peak; ``norm`` is ``||x1|| * ||x2||``.
@@ -127,18 +148,26 @@ def pick_offset(corr, x1, x2, norm):
         # An all-zero operand (silence): every correlation is exactly 0, which beats the
         # -1e30 mask, so the first unmasked entry wins (without recomputing all of them).
         return (half if d_lo <= d_hi else 0) - n1
+    # Lags d >= 0 sit at corr[d], lags d < 0 at corr[size + d]: two contiguous scans.
     peak = -np.inf
-    for d in range(d_lo, d_hi + 1):
-        value = corr[d + size if d < 0 else d]
-        if value > peak:
-            peak = value
+    for value in corr[max(d_lo, 0):d_hi + 1]:
+        peak = max(peak, value)
+    if d_lo < 0:
+        for value in corr[size + d_lo:size + min(d_hi + 1, 0)]:
+            peak = max(peak, value)
     threshold = peak - (FLOAT32_MARGIN * abs(peak) + FFT_ERROR * norm)
     # Entry 0 is masked and comes first: it wins unless some unmasked value beats -1e30.
-    # Walking k upwards is walking d downwards; ties keep the first (largest d).
+    # Walking k upwards is walking d downwards; ties keep the first (the largest d).
     best = MASKED
     best_d = n2 - 1
-    for d in range(d_hi, d_lo - 1, -1):
-        if corr[d + size if d < 0 else d] >= threshold:
+    for d in range(d_hi, max(d_lo, 0) - 1, -1):
+        if corr[d] >= threshold:
+            value = exact_correlation(x1, x2, d)
+            if value > best:
+                best = value
+                best_d = d
+    for d in range(min(d_hi, -1), d_lo - 1, -1):
+        if corr[size + d] >= threshold:
             value = exact_correlation(x1, x2, d)
             if value > best:
                 best = value
@@ -148,31 +177,31 @@ def pick_offset(corr, x1, x2, norm):
 
 @serial
 def estimate_segments(frames, est_start, scale, segments, norms, padded):
-    """The seed's ``x2`` for each frame: the centred, float32-rounded segment
-    ``[est_start, est_start + n2)`` of the reversed, scaled estimate ``scale * frame[::-1]``.
+    """Write the seed's ``x2`` of each frame to ``segments[b]`` (float32).
 
-    Written to ``segments[b]`` (float32), its norm to ``norms[b]``, and, zero-padded, to
-    ``padded[b]`` (an FFT input row). The mean is accumulated in float64 and rounded to the
-    estimate's dtype, where the seed subtracts it.
+    ``x2`` is the centred, float32-rounded segment ``[est_start, est_start + n2)`` of the
+    reversed, scaled estimate ``scale * frame[::-1]``. Its norm goes to ``norms[b]`` and,
+    zero-padded, it goes to ``padded[b]`` (an FFT input row). The mean is accumulated in
+    float64 and rounded to the estimate's dtype, where the seed subtracts it.
     """
     n_rows, n_fft = frames.shape
     n2 = segments.shape[1]
     one = frames.dtype.type(scale)
     for b in range(n_rows):
         source = frames[b, n_fft - est_start - n2:n_fft - est_start]
-        total = 0.0
-        for j in range(n2):
-            total += one * source[n2 - 1 - j]
-        mean = frames.dtype.type(total / n2)
         seg = segments[b]
-        row = padded[b]
-        squares = 0.0
+        if one == 1:
+            mean = frames.dtype.type(total(source) / n2)
+        else:
+            for j in range(n2):
+                seg[j] = one * source[j]
+            mean = frames.dtype.type(total(seg) / n2)
         for j in range(n2):
-            value = np.float32(one * source[n2 - 1 - j] - mean)
-            seg[j] = value
-            row[j] = value
-            squares += np.float64(value) * np.float64(value)
-        norms[b] = np.sqrt(squares)
+            seg[j] = np.float32(one * source[n2 - 1 - j] - mean)
+        norms[b] = np.sqrt(dot(seg, seg))
+        row = padded[b]
+        for j in range(n2):
+            row[j] = seg[j]
         tail = row[n2:]
         for j in range(tail.shape[0]):
             tail[j] = 0.0

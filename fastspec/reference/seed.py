@@ -114,7 +114,7 @@ def iterate_with_trace(X_s, fftsize, step, n_iter=10, verbose=False, trace=None)
     X_best = copy.deepcopy(X_s)
     for i in range(n_iter):
         if verbose:
-            print("Runnning iter %i" % i)
+            print(f"Runnning iter {i}")
         X_t = invert_with_trace(X_best, step, True, i == 0, trace)
         est = stft(X_t, fftsize=fftsize, step=step, compute_onesided=False)
         phase = est / np.maximum(reg, np.abs(est))
