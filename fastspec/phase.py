@@ -20,11 +20,11 @@ import warnings
 import numpy as np
 
 from . import _validate
+from ._config import settings
 from ._fft import get_plan
 from ._kernels import framing, overlap_add
 from ._kernels import phase as kernels
 from ._validate import ParameterError
-from ._config import settings
 from .stft import _MIN_FRAMES_PER_THREAD, Stft, _block_size, _pool, get_stft
 
 __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to_audio", "mfcc_to_mel", "pghi",
@@ -46,7 +46,8 @@ def _magnitude(S, n_fft, name="S"):
     if not isinstance(S, np.ndarray):
         S = np.asarray(S)
     if S.dtype.kind == "c":
-        raise ParameterError(f"{name} must be a real magnitude spectrogram, got complex dtype {S.dtype}; pass np.abs({name})")
+        raise ParameterError(
+            f"{name} must be a real magnitude spectrogram, got complex dtype {S.dtype}; pass np.abs({name})")
     if S.dtype.kind in "iub":
         S = S.astype(np.float32)
     S = _validate.spectrum(S, name=name, n_fft=n_fft)
@@ -206,7 +207,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
         y_next.fill(0)
         accums[0] = y_next
         err = np.zeros((n_threads, n_items, 2)) if track else None
-        _run_parts(n_threads, tasks, lambda slot, part: fused(slot, part, k, err))
+        _run_parts(n_threads, tasks, lambda slot, part, k=k, err=err: fused(slot, part, k, err))
         reduce_into(y_next)
         if track:
             errors[it] = err.sum(axis=0)
@@ -325,8 +326,9 @@ def _initial_coefficients(S, mag, init, rng, tf, real, cplx):
 
 
 def window_gamma(tf):
-    """PGHI's ``gamma`` (samples**2) for the window of ``tf``: the Gaussian
-    ``exp(-pi t**2 / gamma)`` that best stands in for it.
+    """PGHI's ``gamma`` (samples**2) for the window of ``tf``.
+
+    The Gaussian ``exp(-pi t**2 / gamma)`` that best stands in for the window.
 
     Hann, Hamming, Blackman: ``factor * win_length**2`` with Průša et al.'s factors
     (:data:`GAMMA_FACTORS`); ``("gaussian", std)``: ``2 pi std**2`` exactly; any other window:
@@ -533,8 +535,10 @@ def pretty_to_audio(X_s, *, fft_size=512, step_size=64, log=True, n_iter=32, mom
 
 
 def pretty_spectral_convergence(X_s, y, *, fft_size=512, step_size=64, log=True):
-    """:func:`spectral_convergence` of ``y`` against the seed's pretty spectrogram ``X_s``
-    (in the seed's transform, on linear magnitudes ``10**X_s``, Nyquist bin excluded)."""
+    """:func:`spectral_convergence` of ``y`` against the seed's pretty spectrogram ``X_s``.
+
+    In the seed's transform, on linear magnitudes ``10**X_s``, Nyquist bin excluded.
+    """
     tf = _seed_stft(fft_size, step_size)
     S = _pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :]
     y = _validate.audio(y, dtype=np.float64)

@@ -7,8 +7,19 @@ import scipy.signal
 
 import fastspec
 from fastspec import ParameterError, data
-from fastspec.phase import (griffin_lim, invert_file, mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel, pghi,
-                            pretty_spectral_convergence, pretty_spectrogram, pretty_to_audio, spectral_convergence)
+from fastspec.phase import (
+    griffin_lim,
+    invert_file,
+    mel_to_audio,
+    mel_to_stft,
+    mfcc_to_audio,
+    mfcc_to_mel,
+    pghi,
+    pretty_spectral_convergence,
+    pretty_spectrogram,
+    pretty_to_audio,
+    spectral_convergence,
+)
 from fastspec.reference import phase as ref
 from fastspec.reference import seed as seed_ref
 from fastspec.reference import tolerance
@@ -151,7 +162,10 @@ def _pghi_sc(y, **kw):
 @pytest.mark.parametrize("window", ["hann", "hamming", ("gaussian", 128)], ids=str)
 @pytest.mark.parametrize("signal", ["tone", "chirp"])
 def test_pghi_recovers_tone_and_chirp(signal, window, dtype):
-    y = data.tone(22050, 1.0, freq=440.0, dtype=dtype) if signal == "tone" else data.chirp(22050, 2.0, 200, 4000, dtype=dtype)
+    if signal == "tone":
+        y = data.tone(22050, 1.0, freq=440.0, dtype=dtype)
+    else:
+        y = data.chirp(22050, 2.0, 200, 4000, dtype=dtype)
     sc, rebuilt = _pghi_sc(y, window=window)
     assert rebuilt.dtype == dtype
     assert sc < -25

@@ -1,5 +1,7 @@
-"""Phase reconstruction kernels: the Griffin-Lim projection with momentum, and PGHI's
-heap-ordered integration of the phase gradient.
+"""Phase reconstruction kernels: Griffin-Lim projection, PGHI integration, mel NNLS.
+
+The projection of fast Griffin-Lim with momentum, PGHI's magnitude-ordered integration of the
+phase gradient, and the non-negative least squares solver of mel inversion.
 
 Layout: frames-major rows, ``(n_frames, n_freq)``, as the FFT plans produce them.
 """
@@ -44,8 +46,11 @@ def project(spec, mag, prev, coef, eps, out):
 
 @serial_ieee
 def project_tracked(spec, mag, prev, coef, eps, out, err):
-    """:func:`project`, also adding ``sum (mag - |spec|)**2`` to ``err[0]`` and ``sum mag**2``
-    to ``err[1]`` (the spectral convergence of the estimate that produced ``spec``)."""
+    """:func:`project`, also accumulating the spectral convergence of ``spec``.
+
+    Adds ``sum (mag - |spec|)**2`` to ``err[0]`` and ``sum mag**2`` to ``err[1]``: the error
+    of the estimate that produced ``spec``.
+    """
     n_rows, n_freq = spec.shape
     diff = 0.0
     total = 0.0
@@ -293,7 +298,8 @@ def pghi_integrate(logmag, dphi_time, dphi_freq, log_threshold, phase, bucket, o
 
 @serial
 def nnls_fista(target, starts, offsets, weights, step, n_iter, tol, x, y, residual, grad):
-    """Non-negative least squares ``min_{x >= 0} ||A x - target||**2``, column by column, by
+    """Non-negative least squares ``min_{x >= 0} ||A x - target||**2``, column by column.
+
     FISTA (accelerated projected gradient; Beck & Teboulle 2009) in the diagonal metric
     ``step[k] = 1 / (A.T A 1)[k]``: for a non-negative ``A``, ``diag(A.T A 1) >= A.T A``, so
     the per-bin steps are safe, and they let the high bins of a Slaney-normalised filterbank

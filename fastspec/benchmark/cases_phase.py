@@ -1,5 +1,6 @@
-"""Benchmark cases for phase reconstruction: Griffin-Lim, PGHI + Griffin-Lim, mel inversion, and
-the seed notebook's inversion; plus the spectral-convergence table and figure for the README.
+"""Benchmark cases for phase reconstruction, and the README's quality tables and figure.
+
+Cases: Griffin-Lim, PGHI + Griffin-Lim, mel inversion, and the seed notebook's inversion.
 
 Timing cases compare whole calls. The Griffin-Lim floors run the same number of batched
 rfft + irfft pairs over the same frames (plus the initial irfft) with no other work, so
@@ -9,8 +10,14 @@ rfft + irfft pairs over the same frames (plus the initial irfft) with no other w
 import numpy as np
 
 from .. import data
-from ..phase import (_seed_stft, griffin_lim, mel_to_audio, pretty_spectral_convergence, pretty_to_audio,
-                     spectral_convergence)
+from ..phase import (
+    _seed_stft,
+    griffin_lim,
+    mel_to_audio,
+    pretty_spectral_convergence,
+    pretty_to_audio,
+    spectral_convergence,
+)
 from ..reference import phase as ref_phase
 from ..reference import tolerance
 from ..stft import Stft
@@ -72,8 +79,10 @@ def torch_griffin_lim(S, angles, n_iter, n_fft, hop, momentum, length):
 
 
 def convergence_check(S, stft_kwargs, margin):
-    """Agreement by quality: another implementation's spectral convergence may beat fastspec's
-    by at most ``margin`` dB (the algorithms are the same, or fastspec's claims to be better)."""
+    """Agreement by quality: another result's spectral convergence may beat fastspec's by ``margin`` dB.
+
+    Used where the algorithms are the same, or where fastspec's claims to be better.
+    """
 
     def check(name, ours, theirs):
         theirs = np.asarray(theirs)
@@ -214,7 +223,7 @@ def quality_table(seconds=10.0, sr=22050, n_fft=1024, hop=256, signals=SIGNALS):
         y = data.signal(signal, sr, seconds)
         S = Stft(n_fft=n_fft, hop_length=hop).spectrogram(y)
 
-        def sc(x):
+        def sc(x, S=S):
             return spectral_convergence(S, x, hop_length=hop)
 
         lib = [sc(librosa.griffinlim(S, n_iter=n, hop_length=hop, random_state=0)) for n in (10, 32, 100)]
@@ -228,9 +237,11 @@ def quality_table(seconds=10.0, sr=22050, n_fft=1024, hop=256, signals=SIGNALS):
 
 
 def mel_quality_table(seconds=10.0, sr=22050, n_mels=128, n_iter=32, signals=SIGNALS):
-    """Markdown table: spectral convergence (dB) against the original STFT magnitude of the
-    signal behind a mel spectrogram, for librosa's and fastspec's ``mel_to_stft`` and
-    ``mel_to_audio``, and each ``mel_to_stft``'s mel residual."""
+    """Markdown table: mel inversion quality, librosa against fastspec.
+
+    Spectral convergence (dB) against the original STFT magnitude of the signal behind a mel
+    spectrogram, for ``mel_to_stft`` and ``mel_to_audio``, and ``mel_to_stft``'s mel residual.
+    """
     import librosa
 
     from ..phase import mel_to_stft
@@ -246,10 +257,10 @@ def mel_quality_table(seconds=10.0, sr=22050, n_mels=128, n_iter=32, signals=SIG
         lib_S = librosa.feature.inverse.mel_to_stft(M, sr=sr)
         our_S = mel_to_stft(M, sr=sr)
 
-        def sc_mag(X):
+        def sc_mag(X, S=S):
             return 20 * np.log10(np.linalg.norm(X - S) / np.linalg.norm(S))
 
-        def resid(X):
+        def resid(X, M=M):
             return np.linalg.norm(basis @ X.astype(np.float64) ** 2 - M) / np.linalg.norm(M)
 
         lib_y = librosa.feature.inverse.mel_to_audio(M, sr=sr, n_iter=n_iter, length=y.size)
@@ -262,8 +273,11 @@ def mel_quality_table(seconds=10.0, sr=22050, n_mels=128, n_iter=32, signals=SIG
 
 
 def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong", "speech", "music")):
-    """Markdown table: spectral convergence (dB, against ``10**X_s``) of the seed's inversion
-    (10 iterations), librosa's fast Griffin-Lim at 10 and 32, and :func:`pretty_to_audio`."""
+    """Markdown table: inverting the seed's pretty spectrogram, spectral convergence (dB).
+
+    Against ``10**X_s``: the seed's inversion (10 iterations), librosa's fast Griffin-Lim at
+    10 and 32, and :func:`pretty_to_audio`.
+    """
     import librosa
 
     from ..phase import _pretty_magnitude
@@ -276,7 +290,7 @@ def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong"
         X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
         S = _pretty_magnitude(X_s, fft_size, True).astype(np.float32)
 
-        def sc(x):
+        def sc(x, X_s=X_s):
             return pretty_spectral_convergence(X_s, x, fft_size=fft_size, step_size=step)
 
         theirs = seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step, n_iter=10)
@@ -289,8 +303,11 @@ def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong"
 
 
 def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
-    """Save a figure: the seed's pretty spectrogram, and the pretty spectrograms of the seed's
-    inversion and of :func:`pretty_to_audio`'s, with their spectral convergence in the titles."""
+    """Save the README figure: the seed's inversion against :func:`pretty_to_audio`'s.
+
+    Panels: the seed's pretty spectrogram, and the pretty spectrograms of both inversions,
+    with their spectral convergence in the titles.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -308,7 +325,7 @@ def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
                                         log=True, thresh=4)
         panels.append((f"{label}: {sc:.1f} dB spectral convergence", again))
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 8), sharex=True)
-    for ax, (title, spec) in zip(axes, panels):
+    for ax, (title, spec) in zip(axes, panels, strict=True):
         ax.imshow(spec.T, origin="lower", aspect="auto", cmap="afmhot", interpolation="nearest")
         ax.set_title(title)
         ax.set_ylabel("bin")

@@ -99,8 +99,10 @@ def pghi(S, hop_length, gamma, n_fft=None, win_length=None, window="hann", tol=1
 
 
 def nnls(A, B):
-    """Exact non-negative least squares ``min_{x >= 0} ||A x - b||`` for each column ``b`` of ``B``
-    (``scipy.optimize.nnls``, an active-set method)."""
+    """Exact non-negative least squares ``min_{x >= 0} ||A x - b||`` for each column ``b`` of ``B``.
+
+    ``scipy.optimize.nnls``, an active-set method.
+    """
     import scipy.optimize
 
     A = np.asarray(A, dtype=np.float64)
