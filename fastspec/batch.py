@@ -309,9 +309,9 @@ def convert_file(job, src, dst):
     ParameterError
         Parameters that do not fit this file (e.g. ``fmax`` above its Nyquist frequency).
     """
-    # Reads of about a block of frames at typical hops; a short file is read in one go.
+    # A short file is read in one go, a long one in chunks well below a block of frames.
     with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=job.dtype,
-                              block_size=max(1 << 16, job.block_frames * 256)) as stream:
+                              block_size=max(1 << 16, job.block_frames * 16)) as stream:
         feat = _feature_for(job, stream.sr)
         lead = (stream.n_channels,) if job.channels == "all" else ()
         n = stream.n_samples
@@ -343,18 +343,21 @@ def _segments(feat, stream, block_frames):
     off = n_fft // 2 if tf.center else 0
     total = feat.n_frames(n)
     source = iter(stream)
-    buf, buf_start = np.zeros(((stream.n_channels,) if stream.channels == "all" else ()) + (0,),
-                              dtype=stream.dtype), 0
+    chunks, first, end = [], 0, 0  # chunks read, covering samples [first, end)
     for t0 in range(0, total, block_frames):
         t1 = min(total, t0 + block_frames)
         # Raw sample range of these frames in the unpadded signal, and the padding beyond it.
         start, stop = t0 * hop - off, (t1 - 1) * hop - off + n_fft
         left, right = max(0, -start), max(0, stop - n)
         start, stop = max(0, start), min(n, stop)
-        while buf_start + buf.shape[-1] < stop:
-            buf = np.concatenate([buf, next(source)], axis=-1)
-        buf, buf_start = buf[..., start - buf_start:], start
-        segment = buf[..., :stop - start]
+        while end < stop:
+            chunks.append(next(source))
+            end += chunks[-1].shape[-1]
+        while chunks and first + chunks[0].shape[-1] <= start:
+            first += chunks.pop(0).shape[-1]
+        # One copy per segment: the stream's chunks are small next to a block of frames.
+        joined = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=-1)
+        segment = joined[..., start - first:stop - first]
         if left or right:
             widths = [(0, 0)] * (segment.ndim - 1) + [(left, right)]
             segment = np.pad(segment, widths, mode=_NP_PAD[tf.pad_mode])
@@ -362,32 +365,32 @@ def _segments(feat, stream, block_frames):
 
 
 def _convert_blocks(feat, stream, lead, job, dst, extra):
-    """Blocked conversion of a long file; returns ``(shape, sha256)``."""
+    """Blocked conversion of a long file; returns ``(shape, sha256)``.
+
+    Blocks of frames go to the output as computed. A ``top_db`` clip then rewrites, in place,
+    the blocks that have values below the whole file's maximum less ``top_db``. MFCCs, whose
+    DCT comes after that clip, keep the log-mel blocks in a scratch file for a second pass.
+    """
     total = feat.n_frames(stream.n_samples)
-    needs_pass = feat.top_db is not None or feat.post is not None
-    scratch = None
     final_npy = dst if job.format == "npy" else dst[:-4] + ".npy"
+    first = writer = None
     try:
         top = -np.inf
-        writer = None
         for segment in _segments(feat, stream, job.block_frames):
             rows = feat.frames(segment)
             if writer is None:
-                target = audio_io.temp_path(dst) + ".npy" if needs_pass else final_npy
-                writer = audio_io.NpyWriter(target, lead, rows.shape[-2], total, rows.dtype)
-                scratch = writer if needs_pass else None
+                target = audio_io.temp_path(dst) + ".npy" if feat.post is not None else final_npy
+                writer = first = audio_io.NpyWriter(target, lead, rows.shape[-2], total, rows.dtype)
             if feat.top_db is not None:
                 top = max(top, rows.max())
             writer.write(rows)
+        if feat.top_db is not None:
+            writer.clip_below(rows.dtype.type(top) - rows.dtype.type(feat.top_db), job.block_frames)
         path = writer.commit()
-        if needs_pass:
+        if feat.post is not None:
             writer = None
-            threshold = None if feat.top_db is None else rows.dtype.type(top) - rows.dtype.type(feat.top_db)
             for rows in audio_io.iter_frames(path, job.block_frames):
-                if threshold is not None:
-                    rows = np.maximum(rows, threshold)
-                if feat.post is not None:
-                    rows = feat.post(rows)
+                rows = feat.post(rows)
                 if writer is None:
                     writer = audio_io.NpyWriter(final_npy, lead, rows.shape[-2], total, rows.dtype)
                 writer.write(rows)
@@ -402,9 +405,9 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
             writer.abort()
         raise
     finally:
-        if scratch is not None:
-            audio_io._remove(scratch.path)
-            audio_io._remove(scratch.temp_path)
+        if first is not None and feat.post is not None:  # the scratch log-mel file
+            audio_io._remove(first.path)
+            audio_io._remove(first.temp_path)
 
 
 def _task(job, src, dst):

@@ -307,7 +307,7 @@ class NpyWriter:
         self._dtype = np.dtype(dtype)
         self._written = 0
         self._tmp = temp_path(self.path)
-        self._file = open(self._tmp, "xb")
+        self._file = open(self._tmp, "xb+")
         self._header_len = self._write_header(n_frames)
 
     def _header(self, n_frames):
@@ -330,6 +330,24 @@ class NpyWriter:
         # Frames-major bytes: frame, then bin, then leading axes (Fortran order of the array).
         self._file.write(np.ascontiguousarray(block.T).data)
         self._written += block.shape[-1]
+
+    def clip_below(self, threshold, block_frames):
+        """Raise every value written so far below ``threshold`` to it, in place.
+
+        Blocks of ``block_frames`` frames are read back and only those that change are
+        rewritten (after a dB feature's ``top_db`` clip most frames are untouched).
+        """
+        frame_bytes = int(np.prod(self._lead)) * self._n_bins * self._dtype.itemsize
+        self._file.flush()
+        for start in range(0, self._written, block_frames):
+            offset = self._header_len + start * frame_bytes
+            size = min(block_frames, self._written - start) * frame_bytes
+            self._file.seek(offset)
+            block = np.frombuffer(self._file.read(size), dtype=self._dtype)
+            if block.min() < threshold:
+                self._file.seek(offset)
+                self._file.write(np.maximum(block, threshold).data)
+        self._file.seek(0, os.SEEK_END)
 
     @property
     def n_frames(self):
