@@ -648,8 +648,11 @@ def xcorr_offset(x1, x2):
     a = (a - a.mean()).astype(np.float32)
     b = (b - b.mean()).astype(np.float32)
     size = xcorr.fft_length(a.size, b.size)
-    corr = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
-    norm = float(np.linalg.norm(a.astype(np.float64)) * np.linalg.norm(b.astype(np.float64)))
+    # The FFTs run in float64 on the float32 values: they only locate the peak, whose
+    # neighbourhood pick_offset recomputes exactly.
+    wide_a, wide_b = a.astype(np.float64), b.astype(np.float64)
+    corr = np.fft.irfft(np.conj(np.fft.rfft(wide_a, size)) * np.fft.rfft(wide_b, size), size)
+    norm = float(np.linalg.norm(wide_a) * np.linalg.norm(wide_b))
     return np.int64(xcorr.pick_offset(corr, a, b, norm))
 
 

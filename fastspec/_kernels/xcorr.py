@@ -114,6 +114,27 @@ def dot(a, b):
     return (s0 + s1) + (s2 + s3)
 
 
+_LOW63 = (1 << 63) - 1
+_KEY_MIN = -(1 << 63)
+
+
+@serial
+def ordered_max(values, start, stop):
+    """Maximum of finite float64 ``values[start:stop]`` as an order-preserving int64 key.
+
+    ``bits ^ ((bits >> 63) & (2^63 - 1))`` orders like the floats, and an integer maximum
+    vectorises where a float one (NaN rules) does not; ``key ^ ((key >> 63) & (2^63 - 1))``
+    gives the bits back. An empty range gives -2^63.
+    """
+    bits = values.view(np.int64)[start:max(start, stop)]
+    top = _KEY_MIN
+    for k in range(bits.shape[0]):
+        word = bits[k]
+        key = word ^ ((word >> 63) & _LOW63)
+        top = key if key > top else top
+    return top
+
+
 @serial
 def exact_correlation(x1, x2, d):
     """``sum(x1[j] * x2[j + d])`` over the overlap, in float64, rounded to float32.
@@ -149,12 +170,8 @@ def pick_offset(corr, x1, x2, norm):
         # -1e30 mask, so the first unmasked entry wins (without recomputing all of them).
         return (half if d_lo <= d_hi else 0) - n1
     # Lags d >= 0 sit at corr[d], lags d < 0 at corr[size + d]: two contiguous scans.
-    peak = -np.inf
-    for value in corr[max(d_lo, 0):d_hi + 1]:
-        peak = max(peak, value)
-    if d_lo < 0:
-        for value in corr[size + d_lo:size + min(d_hi + 1, 0)]:
-            peak = max(peak, value)
+    top = max(ordered_max(corr, max(d_lo, 0), d_hi + 1), ordered_max(corr, size + d_lo, size + min(d_hi + 1, 0)))
+    peak = np.array([top ^ ((top >> 63) & _LOW63)]).view(np.float64)[0]
     threshold = peak - (FLOAT32_MARGIN * abs(peak) + FFT_ERROR * norm)
     # Entry 0 is masked and comes first: it wins unless some unmasked value beats -1e30.
     # Walking k upwards is walking d downwards; ties keep the first (the largest d).
@@ -190,18 +207,13 @@ def estimate_segments(frames, est_start, scale, segments, norms, padded):
     for b in range(n_rows):
         source = frames[b, n_fft - est_start - n2:n_fft - est_start]
         seg = segments[b]
-        if one == 1:
-            mean = frames.dtype.type(total(source) / n2)
-        else:
-            for j in range(n2):
-                seg[j] = one * source[j]
-            mean = frames.dtype.type(total(seg) / n2)
-        for j in range(n2):
-            seg[j] = np.float32(one * source[n2 - 1 - j] - mean)
-        norms[b] = np.sqrt(dot(seg, seg))
         row = padded[b]
+        mean = frames.dtype.type(one * total(source) / n2)
         for j in range(n2):
-            row[j] = seg[j]
+            value = np.float32(one * source[n2 - 1 - j] - mean)
+            seg[j] = value
+            row[j] = value
+        norms[b] = np.sqrt(dot(seg, seg))
         tail = row[n2:]
         for j in range(tail.shape[0]):
             tail[j] = 0.0
@@ -235,9 +247,16 @@ def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_
         if search and i > 0:
             norm1 = centre_float32(wave[start:start + n1], x1_buffer)
             r2c(r2c_plan, x1_buffer.ctypes.data, product.ctypes.data)
-            spec2 = spectra[b]
+            # conj(X1) * X2 on interleaved (re, im) float64 pairs, which vectorises.
+            x1_pairs = product.view(np.float64)
+            x2_pairs = spectra[b].view(np.float64)
             for k in range(product.shape[0]):
-                product[k] = np.conj(product[k]) * spec2[k]
+                ar = x1_pairs[2 * k]
+                ai = x1_pairs[2 * k + 1]
+                br = x2_pairs[2 * k]
+                bi = x2_pairs[2 * k + 1]
+                x1_pairs[2 * k] = ar * br + ai * bi
+                x1_pairs[2 * k + 1] = ar * bi - ai * br
             c2r(c2r_plan, product.ctypes.data, corr.ctypes.data)
             # The c2r result is the correlation times P; so is its error bound.
             offset = pick_offset(corr, x1_buffer[:n1], segments[b], norm1 * norms[b] * length)
