@@ -119,13 +119,13 @@ def _gl_chunks(n_frames, block):
     return out
 
 
-def _run_parts(n_threads, tasks, work):
-    """``work(slot, part)`` over ``n_threads`` interleaved shares of ``tasks``."""
-    if n_threads <= 1:
-        work(0, tasks)
+def _run_parts(parts, work):
+    """``work(slot, parts[slot])`` for every slot, on a thread each when there are several."""
+    if len(parts) == 1:
+        work(0, parts[0])
         return
-    pool = _pool(n_threads)
-    futures = [pool.submit(work, slot, tasks[slot::n_threads]) for slot in range(n_threads)]
+    pool = _pool(len(parts))
+    futures = [pool.submit(work, slot, part) for slot, part in enumerate(parts)]
     for f in futures:
         f.result()
 
@@ -158,8 +158,16 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
 
     y = np.zeros((n_items, n_out), dtype=real)
     y_next = np.zeros_like(y)
-    # Worker slots beyond the first overlap-add into private buffers, reduced after each pass.
-    accums = [y] + [np.zeros_like(y) for _ in range(n_threads - 1)]
+    # With at least one spectrogram per thread, each thread owns whole spectrograms and adds
+    # into the shared output; otherwise the threads share the frames of each, and slots beyond
+    # the first overlap-add into private buffers, reduced after each pass.
+    by_item = n_items >= n_threads
+    if by_item:
+        parts = [[t for t in tasks if t[0] % n_threads == slot] for slot in range(n_threads)]
+        accums = [y] * n_threads
+    else:
+        parts = [tasks[slot::n_threads] for slot in range(n_threads)]
+        accums = [y] + [np.zeros_like(y) for _ in range(n_threads - 1)]
     prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
     errors = np.zeros((n_iter + 1, n_items, 2)) if track else None
 
@@ -195,26 +203,29 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
             kernels.magnitude_error(fwd.execute()[:valid], mag[item, start:start + valid], err[slot, item])
 
     def reduce_into(target):
-        for extra in accums[1:]:
-            target += extra
-            extra.fill(0)
+        if not by_item:
+            for extra in accums[1:]:
+                target += extra
+                extra.fill(0)
         target *= norm
 
-    _run_parts(n_threads, tasks, first)
+    _run_parts(parts, first)
     reduce_into(y)
     for it in range(n_iter):
         k = real.type(0) if it == 0 else coef
         y_next.fill(0)
         accums[0] = y_next
+        if by_item:
+            accums[:] = [y_next] * n_threads
         err = np.zeros((n_threads, n_items, 2)) if track else None
-        _run_parts(n_threads, tasks, lambda slot, part, k=k, err=err: fused(slot, part, k, err))
+        _run_parts(parts, lambda slot, part, k=k, err=err: fused(slot, part, k, err))
         reduce_into(y_next)
         if track:
             errors[it] = err.sum(axis=0)
         y, y_next = y_next, y
     if track:
         err = np.zeros((n_threads, n_items, 2))
-        _run_parts(n_threads, tasks, lambda slot, part: final_error(slot, part, err))
+        _run_parts(parts, lambda slot, part: final_error(slot, part, err))
         errors[n_iter] = err.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             sc = 10 * np.log10(errors[..., 0] / errors[..., 1])
