@@ -18,8 +18,8 @@ is a second pass over the stored frames. So memory stays at a few blocks for any
 the output equals the whole-file feature bit for bit.
 
 Every output is written to a temporary name and renamed when complete; ``manifest.jsonl`` in
-the output folder gets one JSON line per finished file (input, output, sample rate, duration,
-shape, dtype, feature, parameters, SHA-256). A re-run skips files whose output and manifest
+the output folder gets one JSON line per finished file (input, output, sample rate, hop length,
+duration, shape, dtype, feature parameters, SHA-256). A re-run skips files whose output and manifest
 line both exist.
 """
 
@@ -300,7 +300,7 @@ def convert_file(job, src, dst):
     Returns
     -------
     dict
-        ``sr``, ``duration``, ``shape``, ``dtype``, ``sha256``.
+        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``.
 
     Raises
     ------
@@ -329,8 +329,8 @@ def convert_file(job, src, dst):
             shape = result.shape
             digest = audio_io.save_feature(dst, result, **extra) if job.format == "npz" else \
                 audio_io.save_feature(dst, result)
-        return {"sr": stream.sr, "duration": stream.info.duration, "shape": list(shape),
-                "dtype": job.dtype, "sha256": digest}
+        return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
+                "shape": list(shape), "dtype": job.dtype, "sha256": digest}
 
 
 _NP_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
@@ -887,7 +887,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
             report.message(f"fastspec convert: FAILED {src}: {reason}")
             return
         rel = os.path.relpath(dst, outdir)
-        entry = {"input": src, "output": rel, "sr": fields["sr"], "duration": fields["duration"],
+        entry = {"input": src, "output": rel, "sr": fields["sr"], "hop_length": fields["hop_length"],
+                 "duration": fields["duration"],
                  "shape": fields["shape"], "dtype": fields["dtype"], "params": described,
                  "sha256": fields["sha256"], "job": job.signature}
         entries[rel] = entry

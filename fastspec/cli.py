@@ -208,31 +208,44 @@ def _add_info(sub):
     p.set_defaults(func=cmd_info)
 
 
-def cmd_info(args):
-    """Print what an audio file's header says, or a feature file's shape, range and manifest entry."""
+def describe_file(path):
+    """Describe an audio file's header, or a feature file's shape, range and manifest entry.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Audio file, or a ``.npy``/``.npz`` feature file (its manifest is looked for in the
+        folders above it, and its SHA-256 checked against the entry).
+
+    Returns
+    -------
+    str
+        Lines of ``key: value``.
+    """
     from . import io
 
-    path = args.file
-    if path.endswith(_FEATURE_SUFFIXES):
-        S = io.load_feature(path)
-        print(f"file: {path}")
-        print(f"shape: {S.shape}  dtype: {S.dtype}")
-        if S.size:
-            print(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
-        entry = _manifest_entry(path)
-        if entry is not None:
-            params = ", ".join(f"{k}={v}" for k, v in entry["params"].items() if v is not None)
-            print(f"input: {entry['input']}")
-            print(f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s")
-            print(f"parameters: {params}")
-            status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
-            print(f"sha256: {entry['sha256']} ({status})")
-        return 0
-    meta = io.info(path)
-    print(f"file: {meta.path}")
-    print(f"format: {meta.format} {meta.subtype}")
-    print(f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}")
-    print(f"frames: {meta.frames}  duration: {meta.duration:.3f} s")
+    path = os.fspath(path)
+    if not path.endswith(_FEATURE_SUFFIXES):
+        meta = io.info(path)
+        return "\n".join([f"file: {meta.path}", f"format: {meta.format} {meta.subtype}",
+                          f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}",
+                          f"frames: {meta.frames}  duration: {meta.duration:.3f} s"])
+    S = io.load_feature(path)
+    lines = [f"file: {path}", f"shape: {S.shape}  dtype: {S.dtype}"]
+    if S.size:
+        lines.append(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
+    entry = _manifest_entry(path)
+    if entry is not None:
+        params = ", ".join(f"{k}={v}" for k, v in entry["params"].items() if v is not None)
+        status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
+        lines += [f"input: {entry['input']}", f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s",
+                  f"parameters: {params}", f"sha256: {entry['sha256']} ({status})"]
+    return "\n".join(lines)
+
+
+def cmd_info(args):
+    """Print :func:`describe_file` of the file."""
+    print(describe_file(args.file))
     return 0
 
 
@@ -253,29 +266,29 @@ def _add_plot(sub):
     p.set_defaults(func=cmd_plot)
 
 
-def _feature_picture(path, args):
+def _feature_picture(path, sr, hop_length, channel):
     """``(S_db, sr, hop_length, y_axis, fmin, fmax, title)`` of a feature file."""
     from . import decibel, io
 
     S = io.load_feature(path)
     entry = _manifest_entry(path)
     params = entry["params"] if entry else {}
-    sr, hop = (entry["sr"], None) if entry else (args.sr, args.hop_length)
+    if entry:
+        sr, hop_length = entry["sr"], entry["hop_length"]
     if path.endswith(".npz"):
         with np.load(path) as z:
             sr = int(z["sr"]) if "sr" in z else sr
-            hop = int(z["hop_length"]) if "hop_length" in z else hop
-    feature = params.get("feature", "")
-    if hop is None:
-        hop = params.get("hop_length") or args.hop_length or (params.get("n_fft") or 2048) // 4
-    if sr is None:
-        raise ParameterError(f"{path}: no manifest entry and no sr in the file; pass --sr and --hop-length")
+            hop_length = int(z["hop_length"]) if "hop_length" in z else hop_length
+    if sr is None or hop_length is None:
+        raise ParameterError(f"{path}: no manifest entry and no sr/hop_length in the file; "
+                             "pass sr and hop_length (--sr, --hop-length)")
     if S.ndim == 3:
-        if not 0 <= args.channel < S.shape[0]:
-            raise ParameterError(f"--channel {args.channel} is out of range: {path} has {S.shape[0]} channels")
-        S = S[args.channel]
+        if not 0 <= channel < S.shape[0]:
+            raise ParameterError(f"channel={channel} is out of range: {path} has {S.shape[0]} channels")
+        S = S[channel]
     if S.ndim != 2:
         raise ParameterError(f"{path}: cannot draw a feature of shape {S.shape}")
+    feature = params.get("feature", "")
     if feature == "seed-pretty":
         S = 20 * S.T  # log10 magnitude, frames first -> dB, bins first
     elif feature in ("spectrogram", "mel"):
@@ -283,39 +296,78 @@ def _feature_picture(path, args):
         S = decibel.power_to_db(np.abs(S) ** (2.0 / power), ref=np.max)
     y_axis = {"spectrogram": "hz", "logspec": "hz", "seed-pretty": "hz", "mel": "mel", "logmel": "mel"}.get(
         feature, "bins")
-    fmax = params.get("fmax") or sr / 2
-    return S, sr, hop, y_axis, params.get("fmin") or 0.0, fmax, f"{os.path.basename(path)} ({feature or 'feature'})"
+    return (S, sr, hop_length, y_axis, params.get("fmin") or 0.0, params.get("fmax") or sr / 2,
+            f"{os.path.basename(path)} ({feature or 'feature'})")
 
 
-def _audio_picture(path, args):
+def _audio_picture(path, feature, n_fft, hop_length, n_mels, sr):
     from . import decibel, io
 
-    y, sr = io.load(path, sr=args.sr, channels="mix")
+    y, sr = io.load(path, sr=sr, channels="mix")
     if y.size == 0:
         raise ParameterError(f"{path} has no samples to draw")
-    hop = args.hop_length or args.n_fft // 4
-    if args.feature == "logmel":
+    hop = hop_length or n_fft // 4
+    if feature == "logmel":
         from .feature import melspectrogram
 
-        S = melspectrogram(y, sr=sr, n_fft=args.n_fft, hop_length=hop, n_mels=args.n_mels, log="db")
+        S = melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, log="db")
         return S - S.max(), sr, hop, "mel", 0.0, sr / 2, f"{os.path.basename(path)}: log-mel"
+    if feature != "logspec":
+        raise ParameterError(f"feature={feature!r} must be 'logspec' or 'logmel'")
     from .stft import spectrogram
 
-    S = decibel.amplitude_to_db(spectrogram(y, n_fft=args.n_fft, hop_length=hop), ref=np.max)
+    S = decibel.amplitude_to_db(spectrogram(y, n_fft=n_fft, hop_length=hop), ref=np.max)
     return S, sr, hop, "hz", 0.0, sr / 2, f"{os.path.basename(path)}: spectrogram"
 
 
-def cmd_plot(args):
-    """Write a PNG of an audio file's (log-mel) spectrogram or of a stored feature."""
+def plot_file(path, output=None, *, feature="logspec", n_fft=2048, hop_length=None, n_mels=128, sr=None, channel=0,
+              figsize=(10, 4), dpi=100):
+    """Draw an audio or feature file as a PNG spectrogram in dB (time in s, frequency in Hz or mel).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Audio file, or a ``.npy``/``.npz`` feature file (sample rate, hop and feature come
+        from its manifest entry, or from an ``.npz``'s ``sr``/``hop_length``).
+    output : str, optional
+        PNG path. Default: ``path``'s name with ``.png``, in the current folder.
+    feature : {"logspec", "logmel"}
+        What to draw for audio.
+    n_fft, hop_length, n_mels : int
+        Analysis of audio (``hop_length`` default ``n_fft // 4``); ``hop_length`` also for a
+        feature file without a manifest.
+    sr : int, optional
+        Resample audio to this rate; sample rate of a feature file without a manifest.
+    channel : int
+        Channel drawn from a multi-channel feature.
+    figsize : tuple of float
+        Inches.
+    dpi : int
+        The PNG is ``figsize * dpi`` pixels.
+
+    Returns
+    -------
+    str
+        The PNG written.
+    """
     from . import plot
 
-    path = args.file
-    picture = _feature_picture if path.endswith(_FEATURE_SUFFIXES) else _audio_picture
-    S_db, sr, hop, y_axis, fmin, fmax, title = picture(path, args)
-    out = args.output or os.path.splitext(os.path.basename(path))[0] + ".png"
-    plot.save_spectrogram(S_db, out, sr=sr, hop_length=hop, y_axis=y_axis, fmin=fmin, fmax=fmax, title=title,
-                          cbar_label="dB" if y_axis != "bins" else "value", figsize=(args.width, args.height),
-                          dpi=args.dpi)
+    path = os.fspath(path)
+    if path.endswith(_FEATURE_SUFFIXES):
+        picture = _feature_picture(path, sr, hop_length, channel)
+    else:
+        picture = _audio_picture(path, feature, n_fft, hop_length, n_mels, sr)
+    S_db, sr, hop, y_axis, fmin, fmax, title = picture
+    out = output or os.path.splitext(os.path.basename(path))[0] + ".png"
+    return plot.save_spectrogram(S_db, out, sr=sr, hop_length=hop, y_axis=y_axis, fmin=fmin, fmax=fmax, title=title,
+                                 cbar_label="dB" if y_axis != "bins" else "value", figsize=figsize, dpi=dpi)
+
+
+def cmd_plot(args):
+    """Write :func:`plot_file`'s PNG."""
+    out = plot_file(args.file, args.output, feature=args.feature, n_fft=args.n_fft, hop_length=args.hop_length,
+                    n_mels=args.n_mels, sr=args.sr, channel=args.channel, figsize=(args.width, args.height),
+                    dpi=args.dpi)
     print(f"wrote {out}")
     return 0
 

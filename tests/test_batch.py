@@ -129,12 +129,36 @@ def test_second_run_does_nothing(tree, converted):
     assert (out / "manifest.jsonl").read_bytes() == manifest
 
 
-def test_dask_local_cluster_gives_identical_bytes(tree, converted, tmp_path):
-    pytest.importorskip("distributed")
+def test_dask_gives_identical_bytes(tree, converted, tmp_path):
+    distributed = pytest.importorskip("distributed")
     out, _, _ = converted
-    summary = batch.convert(tree, tmp_path, feature="logmel", workers=2, dask_local=True, progress=False, **PARAMS)
+    summary = batch.convert(tree, tmp_path / "local", feature="logmel", workers=2, dask_local=True, progress=False,
+                            **PARAMS)
     assert len(summary.converted) == len(GOOD) and len(summary.failed) == len(BAD)
-    assert _outputs(tmp_path) == _outputs(out)
+    assert _outputs(tmp_path / "local") == _outputs(out)
+    # An existing cluster, by its scheduler's address.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        summary = batch.convert(tree, tmp_path / "remote", feature="logmel", scheduler=cluster.scheduler_address,
+                                progress=False, **PARAMS)
+    assert len(summary.converted) == len(GOOD)
+    assert _outputs(tmp_path / "remote") == _outputs(out)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream", [io.StringIO, _Terminal], ids=["log", "terminal"])
+def test_progress_bar_on_terminal_log_lines_otherwise(tree, tmp_path, stream):
+    log = stream()
+    batch.convert(tree / "a", tmp_path, feature="mel", workers=1, log=log, **PARAMS)
+    text = log.getvalue()
+    if stream is _Terminal:
+        assert "\r" in text and "h audio" in text and "3/3 files" in text and "x real time" in text
+    else:
+        assert "\r" not in text
+        assert "fastspec convert: 3/3 files, 0.002/0.002 h audio, " in text and "x real time, ETA 0 s" in text
 
 
 def test_overwrite_redoes_and_other_parameters_are_refused(tree, converted, tmp_path):

@@ -41,6 +41,17 @@ def test_load_int16_exact_values(tmp_path):
     np.testing.assert_array_equal(y, pcm.astype(np.float32) / 32768)
 
 
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pcm16_reads_as_libsndfile_scales(tmp_path, fmt, dtype):
+    y = _signal(30000, channels=2)
+    sf.write(tmp_path / f"a.{fmt.lower()}", y, 16000, format=fmt, subtype="PCM_16")
+    expected = sf.read(tmp_path / f"a.{fmt.lower()}", dtype=np.dtype(dtype).name)[0]
+    out, _ = fio.load(tmp_path / f"a.{fmt.lower()}", channels="all", dtype=dtype)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected.T)
+
+
 def test_load_ogg_vorbis(tmp_path):
     t = np.arange(16000) / 16000
     sf.write(tmp_path / "a.ogg", 0.5 * np.sin(2 * np.pi * 440 * t), 16000, format="OGG", subtype="VORBIS")
