@@ -92,23 +92,54 @@ def magnitude_error(spec, mag, err):
     err[1] += total
 
 
-@serial
+@serial_ieee
 def polar(mag, phase, slope, out):
     """``out = mag * exp(1j * (phase - slope * k))`` over frames-major rows (``k`` the bin).
 
-    The angle is reduced to [-pi, pi] in float64, then cos/sin run in the output's precision
-    (single-precision ``cosf``/``sinf`` for complex64 halve the time: 10 -> 5 ms for 442k).
+    The angle is reduced to [-pi, pi] and cos/sin come from their Taylor series to degree
+    20/21 (error < 5e-10 there): plain arithmetic that vectorises, where libm's scalar
+    ``cos``/``sin`` took 9 ms for 442k coefficients (2.4 ms this way, measured here). PGHI's
+    phase is an estimate far coarser than that; the modulus is renormalised to 1.
     """
     n_rows, n_freq = mag.shape
     two_pi = 2.0 * math.pi
+    inv_two_pi = 1.0 / two_pi
     real = out.real.dtype.type
     for b in range(n_rows):
+        m_row = mag[b]
+        p_row = phase[b]
+        o_row = out[b]
         for k in range(n_freq):
-            a = phase[b, k] - slope * k
-            a -= two_pi * math.floor(a / two_pi + 0.5)
-            a_out = real(a)
-            m = real(mag[b, k])
-            out[b, k] = complex(m * math.cos(a_out), m * math.sin(a_out))
+            a = p_row[k] - slope * k
+            a -= two_pi * math.floor(a * inv_two_pi + 0.5)
+            x2 = a * a
+            # Horner forms of sin(a) / a = 1 - x2/(2*3) (1 - x2/(4*5) (...)) and
+            # cos(a) = 1 - x2/(1*2) (1 - x2/(3*4) (...)), multiplying by the reciprocals.
+            s = 1.0 - x2 * 0.002380952380952381
+            s = 1.0 - x2 * 0.0029239766081871343 * s
+            s = 1.0 - x2 * 0.003676470588235294 * s
+            s = 1.0 - x2 * 0.004761904761904762 * s
+            s = 1.0 - x2 * 0.00641025641025641 * s
+            s = 1.0 - x2 * 0.00909090909090909 * s
+            s = 1.0 - x2 * 0.013888888888888888 * s
+            s = 1.0 - x2 * 0.023809523809523808 * s
+            s = 1.0 - x2 * 0.05 * s
+            s = 1.0 - x2 * 0.16666666666666666 * s
+            c = 1.0 - x2 * 0.0021645021645021645
+            c = 1.0 - x2 * 0.002631578947368421 * c
+            c = 1.0 - x2 * 0.0032679738562091504 * c
+            c = 1.0 - x2 * 0.004166666666666667 * c
+            c = 1.0 - x2 * 0.005494505494505495 * c
+            c = 1.0 - x2 * 0.007575757575757576 * c
+            c = 1.0 - x2 * 0.011111111111111112 * c
+            c = 1.0 - x2 * 0.017857142857142856 * c
+            c = 1.0 - x2 * 0.03333333333333333 * c
+            c = 1.0 - x2 * 0.08333333333333333 * c
+            c = 1.0 - x2 * 0.5 * c
+            s *= a
+            # Unit modulus to rounding, so |out| == mag in float64 too.
+            m = m_row[k] / math.sqrt(c * c + s * s)
+            o_row[k] = complex(real(m * c), real(m * s))
 
 
 @serial
