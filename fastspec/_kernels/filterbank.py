@@ -22,31 +22,43 @@ POWER_ANY = 0
 
 
 @serial
+def _power_of(z, power_code, half, scale):
+    """``scale * |z| ** (2 * half)`` for one FFT value."""
+    p = z.real * z.real + z.imag * z.imag
+    if power_code == POWER_2:
+        return scale * p
+    if power_code == POWER_1:
+        return scale * np.sqrt(p)
+    return scale * p ** half
+
+
+@serial
 def _transposed_power(spec, power_code, exponent, scale, power):
     """``power[k, b] = scale * |spec[b, k]| ** exponent`` (the block, bins by frames)."""
     n_rows, n_freq = spec.shape
     half = exponent / 2
-    # Bins outer, frames inner: the reads step across rows, but the cache lines of one column
-    # of the block serve the next 8 bins from L1, and the writes are contiguous. Frames outer
-    # (contiguous reads, writes strided over 130 KB) measured 3x slower at n_fft 2048.
-    if power_code == POWER_2:
+    # Eight frames at a time, bins inner: eight sequential read streams and one 8-value write
+    # per bin. Measured against one frame column per bin (reads striding across the block):
+    # 16.9 against 19.1 us for 32 frames of 1025 bins, 4.6 against 6.3 us for 8.
+    b0 = 0
+    while b0 + 8 <= n_rows:
+        r0, r1, r2, r3 = spec[b0], spec[b0 + 1], spec[b0 + 2], spec[b0 + 3]
+        r4, r5, r6, r7 = spec[b0 + 4], spec[b0 + 5], spec[b0 + 6], spec[b0 + 7]
         for k in range(n_freq):
-            dst = power[k]
-            for b in range(n_rows):
-                z = spec[b, k]
-                dst[b] = scale * (z.real * z.real + z.imag * z.imag)
-    elif power_code == POWER_1:
+            dst = power[k, b0:b0 + 8]
+            dst[0] = _power_of(r0[k], power_code, half, scale)
+            dst[1] = _power_of(r1[k], power_code, half, scale)
+            dst[2] = _power_of(r2[k], power_code, half, scale)
+            dst[3] = _power_of(r3[k], power_code, half, scale)
+            dst[4] = _power_of(r4[k], power_code, half, scale)
+            dst[5] = _power_of(r5[k], power_code, half, scale)
+            dst[6] = _power_of(r6[k], power_code, half, scale)
+            dst[7] = _power_of(r7[k], power_code, half, scale)
+        b0 += 8
+    for b in range(b0, n_rows):
+        row = spec[b]
         for k in range(n_freq):
-            dst = power[k]
-            for b in range(n_rows):
-                z = spec[b, k]
-                dst[b] = scale * np.sqrt(z.real * z.real + z.imag * z.imag)
-    else:
-        for k in range(n_freq):
-            dst = power[k]
-            for b in range(n_rows):
-                z = spec[b, k]
-                dst[b] = scale * (z.real * z.real + z.imag * z.imag) ** half
+            power[k, b] = _power_of(row[k], power_code, half, scale)
 
 
 @serial
@@ -62,10 +74,21 @@ def _band_sums(power, starts, offsets, weights, out):
         rows = power[start:start + n_weights]
         for j in range(n_rows):
             acc[j] = 0
-        for i in range(n_weights):
-            w = band[i]
+        # Four bins per pass over the accumulators: each pass waits on the previous one's
+        # stores, so one bin per pass spent most of its time waiting (8.0 against 5.5 us for
+        # a 128-band block of 8 frames).
+        i = 0
+        while i + 4 <= n_weights:
+            w0, w1, w2, w3 = band[i], band[i + 1], band[i + 2], band[i + 3]
+            r0, r1, r2, r3 = rows[i], rows[i + 1], rows[i + 2], rows[i + 3]
             for j in range(n_rows):
-                acc[j] += w * rows[i, j]
+                acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
+            i += 4
+        while i < n_weights:
+            w0, r0 = band[i], rows[i]
+            for j in range(n_rows):
+                acc[j] += w0 * r0[j]
+            i += 1
         for j in range(n_rows):
             out[j, m] = acc[j]
 
