@@ -28,7 +28,7 @@ from ._validate import ParameterError
 from .stft import _MIN_FRAMES_PER_THREAD, Stft, _block_size, _pool, get_stft
 
 __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to_audio", "mfcc_to_mel", "pghi",
-           "pretty_spectrogram", "pretty_to_audio", "spectral_convergence"]
+           "pretty_to_audio", "spectral_convergence"]
 
 # PGHI's Gaussian-equivalent window parameter: gamma = factor * win_length**2 (samples**2),
 # for a window that behaves like exp(-pi t**2 / gamma). Hann, Hamming and Blackman factors are
@@ -723,41 +723,6 @@ def mfcc_to_audio(mfcc, *, n_mels=128, dct_type=2, norm="ortho", ref=1.0, lifter
     return mel_to_audio(mel, **kwargs)
 
 
-def pretty_spectrogram(y, *, fft_size=512, step_size=64, thresh=5.0):
-    """The seed notebook's log "pretty" spectrogram of ``y`` (for :func:`pretty_to_audio`).
-
-    Mean removed, zeros appended up to the next multiple of ``fft_size``, frames of a symmetric
-    Hamming window every ``step_size`` from sample 0, ``fft_size // 2`` bins (no Nyquist),
-    normalised to max 1, log10, floored at ``-thresh``.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (..., n_samples)
-    fft_size, step_size : int
-    thresh : float
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., n_frames, fft_size // 2)
-    """
-    tf = _seed_stft(fft_size, step_size)
-    y = _validate.audio(y, dtype=np.float64)
-    y = y - y.mean(axis=-1, keepdims=True)
-    n = y.shape[-1]
-    padded = n + fft_size - n % fft_size
-    n_frames = (padded - fft_size) // step_size
-    if n_frames < 1:
-        raise ParameterError(f"y has {n} samples, too few for fft_size={fft_size}")
-    cover = fft_size + step_size * (n_frames - 1)
-    pad = [(0, 0)] * (y.ndim - 1) + [(0, max(0, cover - n))]
-    mag = tf.spectrogram(np.pad(y, pad)[..., :cover])[..., :-1, :]
-    mag /= mag.max(axis=(-2, -1), keepdims=True)
-    with np.errstate(divide="ignore"):
-        out = np.log10(mag)
-    np.maximum(out, -float(thresh), out=out)
-    return np.swapaxes(out, -1, -2)
-
-
 FEATURE_KINDS = ("magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty")
 
 
@@ -875,7 +840,10 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
                                   center=center, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, mel_norm=mel_norm,
                                   dct_type=dct_type, lifter=lifter)
         else:
-            array = pretty_spectrogram(y, fft_size=fft_size, step_size=step_size, thresh=thresh)
+            from .compat import pretty_spectrogram
+
+            array = np.stack([pretty_spectrogram(channel.astype(np.float64), fft_size=fft_size, step_size=step_size,
+                                                 thresh=thresh) for channel in y])
     array = np.asarray(array)
     history = None
     if kind in ("magnitude", "power", "db"):

@@ -16,7 +16,6 @@ from fastspec.phase import (
     mfcc_to_mel,
     pghi,
     pretty_spectral_convergence,
-    pretty_spectrogram,
     pretty_to_audio,
     spectral_convergence,
 )
@@ -332,14 +331,6 @@ def test_pretty_spectrogram_layout_is_the_seed_transform():
     # The seed removes the mean, then appends zeros up to a multiple of fft_size.
     padded = np.pad(y - y.mean(), (0, max(0, n - y.size)))[:n]
     assert pretty_spectral_convergence(X_s, padded, fft_size=fft_size, step_size=step, log=False) < -100
-
-
-def test_pretty_spectrogram_matches_the_seed():
-    y = data.speech(16000, 0.8, dtype=np.float64)
-    ours = pretty_spectrogram(y, fft_size=512, step_size=64, thresh=4)
-    theirs = seed_ref.pretty_spectrogram(y.copy(), fft_size=512, step_size=64, log=True, thresh=4)
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, atol=1e-9)
 
 
 # ----- invert_file -------------------------------------------------------------------------

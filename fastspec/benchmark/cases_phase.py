@@ -175,9 +175,17 @@ def _seed_case(signal, seconds, fft_size, step, quick):
 
         X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
         setup.X_s = X_s
-        return {"fastspec": lambda: pretty_to_audio(X_s, fft_size=fft_size, step_size=step),
-                "seed": lambda: seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step,
-                                                              n_iter=10)}
+        impls = {"fastspec": lambda: pretty_to_audio(X_s, fft_size=fft_size, step_size=step),
+                 "seed": lambda: seed.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size, step_size=step,
+                                                               n_iter=10)}
+        try:  # the seed's algorithm made fast (fastspec.compat), when present
+            from .. import compat
+
+            impls["compat"] = lambda: compat.invert_pretty_spectrogram(X_s, log=True, fft_size=fft_size,
+                                                                      step_size=step, n_iter=10)
+        except ImportError:
+            pass
+        return impls
 
     def check(name, ours, theirs):
         sc = [pretty_spectral_convergence(setup.X_s, x, fft_size=fft_size, step_size=step)
@@ -185,7 +193,7 @@ def _seed_case(signal, seconds, fft_size, step, quick):
         assert sc[0] < sc[1], f"{name} reaches {sc[1]:.2f} dB, fastspec only {sc[0]:.2f} dB"
 
     name = (f"seed pretty-spectrogram inversion {signal} {seconds:g} s 44.1 kHz fft_size={fft_size} "
-            f"step={step} (fastspec: PGHI + 32 it; seed: 10 it)")
+            f"step={step} (fastspec: PGHI + 32 it; seed, compat: 10 it)")
     return register(Case(name, "phase", setup, check, quick))
 
 
