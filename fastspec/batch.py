@@ -743,6 +743,13 @@ class Summary:
         return text + (" -- interrupted, re-run to resume" if self.interrupted else "")
 
 
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class _Interrupted(Exception):
     pass
 
@@ -766,7 +773,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         ``"spectrogram"``, ``"logspec"`` (``power_to_db`` of the power spectrogram), ``"mel"``,
         ``"logmel"`` (``melspectrogram(log="db")``) or ``"mfcc"``.
     workers : int, optional
-        Local worker processes, one thread each. Default: the CPU count.
+        Local worker processes (or local Dask workers), one thread each. Default: the CPUs
+        this process may run on.
     client : distributed.Client, optional
         Run on this Dask cluster instead (the output folder must be visible to its workers).
     scheduler : str, optional
@@ -836,14 +844,14 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     block_frames = _validate.positive_int(block_frames, "block_frames")
     if block_frames % _STFT_CHUNK:
         raise ParameterError(f"block_frames={block_frames} must be a multiple of {_STFT_CHUNK}")
-    workers = (os.cpu_count() or 1) if workers is None else _validate.positive_int(workers, "workers")
+    workers = _cpu_count() if workers is None else _validate.positive_int(workers, "workers")
     if sum(x is not None and x is not False for x in (client, scheduler, dask_local or None)) > 1:
         raise ParameterError("pass at most one of client, scheduler and dask_local")
     if feature.startswith("seed-"):
         dtype = "float64"  # the notebook's data.astype('float64')
     job = Job(feature, tuple(sorted(params.items())), None if sr is None else _validate.positive_int(sr, "sr"),
               channels, np.dtype(dtype).name, format, block_frames)
-    _Feature(feature, job.params, sr or 22050, job.dtype)  # parameter errors now, not once per file
+    _feature_for(job, job.sr or 22050)  # parameter errors now, not once per file
 
     outdir = os.path.abspath(os.fspath(outdir))
     mapping = _output_paths(find_inputs(inputs, glob=glob), outdir, format)
@@ -908,7 +916,7 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
             elif client is not None:
                 _run_dask(tasks, job, client, on_result)
             else:
-                _run_local(tasks, job, workers, start_method, on_result)
+                _run_local(tasks, job, min(workers, len(tasks)), start_method, on_result)
     except (KeyboardInterrupt, _Interrupted):
         summary.interrupted = True
     finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numba
 import numpy as np
 import pytest
 import soundfile as sf
@@ -321,6 +322,7 @@ def _temporaries(folder):
     return [name for name in os.listdir(folder) if name.endswith(fio.TEMP_SUFFIX) or fio.TEMP_SUFFIX in name]
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="interrupts a run midway: needs compiled kernels' speed")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_killed_run_leaves_no_partial_output_and_resumes(tmp_path, sig):
     _slow_tree(tmp_path / "in")
