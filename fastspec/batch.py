@@ -653,30 +653,58 @@ def _start_method(method):
     return method
 
 
+CRASHED = "worker process died while converting this file"
+
+
 def _run_local(tasks, job, workers, start_method, on_result):
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     method = _start_method(start_method)
     if method == "fork":
         _warm(job, job.sr)  # loaded once here, inherited by every worker
     ctx = multiprocessing.get_context(method)
+    queue = [(src, dst) for src, dst, _ in reversed(tasks)]  # popped from the end: longest first
+    while queue:
+        lost = _run_pool(queue, job, workers, 4 * workers, ctx, on_result)
+        # A worker died (a crash in a decoder, the OOM killer...): the files it may have been
+        # on are redone one at a time, which names the one that kills its worker.
+        while lost:
+            lost.reverse()
+            for src, dst in _run_pool(lost, job, 1, 1, ctx, on_result):
+                on_result(src, dst, None, CRASHED)
+
+
+def _run_pool(queue, job, workers, window, ctx, on_result):
+    """Convert the tasks popped from ``queue`` on a process pool, ``window`` in flight at a time.
+
+    Returns the tasks that were in flight if a worker died (the rest stay in ``queue``).
+    """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_local_worker) as pool:
+        pending = {}
+
+        def submit():
+            src, dst = queue.pop()
+            pending[pool.submit(_task, job, src, dst)] = (src, dst)
+
         try:
-            # A bounded window of pending tasks keeps the longest-first order and the memory
-            # of the queue small for any number of files.
-            pending, queue = set(), iter(tasks)
-            for src, dst, _ in queue:
-                pending.add(pool.submit(_task, job, src, dst))
-                if len(pending) >= 4 * workers:
-                    break
+            # A bounded window keeps the longest-first order and the queue's memory small.
+            while queue and len(pending) < window:
+                submit()
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    on_result(*future.result())
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(_task, job, nxt[0], nxt[1]))
+                    task = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        return [task, *pending.values()]
+                    on_result(*result)
+                    if queue:
+                        submit()
+            return []
         except BaseException:
             # Stop the workers now rather than after their current file; their temporary
             # files are swept by the caller once they are gone.
@@ -690,13 +718,17 @@ def _run_dask(tasks, job, client, on_result):
     from distributed import as_completed
 
     client.run(_warm_worker, job, job.sr)
-    futures = [client.submit(_task, job, src, dst, pure=False, priority=len(tasks) - i)
-               for i, (src, dst, _) in enumerate(tasks)]
+    futures = {client.submit(_task, job, src, dst, pure=False, priority=len(tasks) - i): (src, dst)
+               for i, (src, dst, _) in enumerate(tasks)}
     try:
         for future in as_completed(futures):
-            on_result(*future.result())
+            try:
+                result = future.result()
+            except Exception as err:  # e.g. KilledWorker: the file killed worker after worker
+                result = (*futures[future], None, f"{type(err).__name__}: {err}")
+            on_result(*result)
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(futures))
         raise
 
 

@@ -355,3 +355,20 @@ def test_killed_run_leaves_no_partial_output_and_resumes(tmp_path, sig):
     entries = batch.read_manifest(out)
     assert sorted(entries) == finished
     assert all(fio.sha256_file(out / name) == entries[name]["sha256"] for name in finished)
+
+
+def test_worker_crash_fails_that_file_only(tree, tmp_path, monkeypatch):
+    # Forked workers inherit the patch: converting one.wav kills its worker outright.
+    real = batch.convert_file
+
+    def crashing(job, src, dst):
+        if src.endswith("one.wav"):
+            os._exit(3)
+        return real(job, src, dst)
+
+    monkeypatch.setattr(batch, "convert_file", crashing)
+    summary = batch.convert(tree / "a", tmp_path, feature="mel", workers=2, start_method="fork", progress=False,
+                            **PARAMS)
+    assert summary.failed == [(str(tree / "a" / "one.wav"), batch.CRASHED)]
+    assert sorted(summary.converted) == [str(tree / "a" / "b" / "three.wav"), str(tree / "a" / "two.flac")]
+    assert sorted(_outputs(tmp_path)) == ["b/three.npy", "two.npy"]
