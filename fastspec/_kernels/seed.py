@@ -216,16 +216,17 @@ def sparse_rows(weights, lo, hi, x, out):
     """
     n_filters = weights.shape[0]
     n_frames = x.shape[0]
-    for m in range(n_filters):
-        w = weights[m, lo[m]:hi[m]]
-        width = hi[m] - lo[m]
-        dst = out[m]
-        for t in range(n_frames):
-            src = x[t, lo[m]:hi[m]]
+    # Frames outer: each spectrogram row is read once while it is in cache (filters outer
+    # re-read the whole spectrogram per filter: 2x slower on 60 s, measured).
+    for t in range(n_frames):
+        src = x[t]
+        for m in range(n_filters):
+            w = weights[m, lo[m]:hi[m]]
+            seg = src[lo[m]:hi[m]]
             acc = 0.0
-            for k in range(width):
-                acc += w[k] * src[k]
-            dst[t] = acc
+            for k in range(hi[m] - lo[m]):
+                acc += w[k] * seg[k]
+            out[m, t] = acc
 
 
 @serial
