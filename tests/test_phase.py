@@ -225,6 +225,24 @@ def test_pghi_batched_and_dtype(dtype):
     np.testing.assert_array_equal(C[1], pghi(S[1], hop_length=HOP))
 
 
+def test_pghi_in_stages():
+    y = data.speech(16000, 1.0, dtype=np.float64)
+    S = mag(y, n_fft=512, hop_length=128)
+    one = pghi(S, hop_length=128, tol=1e-5)
+    staged = pghi(S, hop_length=128, tol=(1e-1, 1e-5))
+    assert not np.allclose(one, staged)
+    np.testing.assert_allclose(np.abs(staged), S, rtol=1e-12)
+    sc = [spectral_convergence(S, fastspec.istft(C, hop_length=128), hop_length=128) for C in (one, staged)]
+    assert max(sc) < -15
+    # Integrated coefficients are exactly those above the last threshold: the rest keep phase 0.
+    small = S <= 1e-1 * S.max()
+    coarse = pghi(S, hop_length=128, tol=1e-1)
+    window_shift = np.exp(-2j * np.pi * 256 / 512 * np.arange(S.shape[0]))[:, None]
+    np.testing.assert_allclose((coarse / window_shift)[small], S[small], atol=1e-12)
+    with pytest.raises(ParameterError, match="decreasing"):
+        pghi(S, hop_length=128, tol=(1e-5, 1e-1))
+
+
 def test_pghi_of_silence_is_silence():
     S = np.zeros((513, 20), dtype=np.float32)
     assert np.all(pghi(S, hop_length=HOP) == 0)

@@ -225,13 +225,67 @@ def pghi_gradients(logmag, hop, n_fft, gamma, centre, dphi_time, dphi_freq):
 
 
 @serial
-def pghi_integrate(logmag, dphi_time, dphi_freq, log_threshold, phase, bucket, order, link, head):
+def _pghi_bucket(value, top, steps_per_log, n_buckets):
+    return min(n_buckets - 1, int((top - value) * steps_per_log))
+
+
+@serial
+def _pghi_spread(cur, n_frames, n_freq, out, dphi_time, dphi_freq, bucket, link, head, current):
+    """Give the eligible neighbours of ``cur`` their phase and queue them.
+
+    Returns the queue's lowest possibly non-empty bucket and how many were queued.
+    """
+    t = cur // n_freq
+    k = cur - t * n_freq
+    p = out[cur]
+    queued = 0
+    for direction in range(4):
+        if direction == 0:
+            if t + 1 >= n_frames:
+                continue
+            nb = cur + n_freq
+            step = 0.5 * (dphi_time[t, k] + dphi_time[t + 1, k])
+        elif direction == 1:
+            if t == 0:
+                continue
+            nb = cur - n_freq
+            step = -0.5 * (dphi_time[t, k] + dphi_time[t - 1, k])
+        elif direction == 2:
+            if k + 1 >= n_freq:
+                continue
+            nb = cur + 1
+            step = 0.5 * (dphi_freq[t, k] + dphi_freq[t, k + 1])
+        else:
+            if k == 0:
+                continue
+            nb = cur - 1
+            step = -0.5 * (dphi_freq[t, k] + dphi_freq[t, k - 1])
+        b = bucket[nb]
+        if b < 0:
+            continue
+        bucket[nb] = -1
+        out[nb] = p + step
+        link[nb] = head[b]
+        head[b] = nb
+        queued += 1
+        if b < current:
+            current = b
+    return current, queued
+
+
+@serial
+def pghi_integrate(logmag, dphi_time, dphi_freq, log_thresholds, phase, bucket, order, link, head):
     """Magnitude-ordered integration of the phase gradient (Průša et al. 2017, Algorithm 1).
 
-    Coefficients with ``logmag > log_threshold`` are integrated, largest first: the largest one
-    not yet reached gets phase 0, then each coefficient taken from the queue gives its
-    unreached neighbours (one frame or one bin away) their phase by the trapezoidal rule along
-    that direction and joins the queue. Coefficients at or below the threshold get phase 0.
+    Coefficients are integrated largest first: the largest one not yet reached gets phase 0,
+    then each coefficient taken from the queue gives its unreached neighbours (one frame or
+    one bin away) their phase by the trapezoidal rule along that direction and joins the queue.
+
+    ``log_thresholds`` (decreasing) run the integration in stages: stage ``s`` integrates the
+    coefficients with ``logmag > log_thresholds[s]``, starting from those integrated in earlier
+    stages, then from new seeds. With a high first threshold, every strong region gets its own
+    seed instead of a phase carried to it through weak coefficients. Coefficients at or below
+    the last threshold get phase 0.
 
     The paper's max-heap is replaced by a bucket queue on the log-magnitude quantised to
     1/64 octave (0.09 dB): push and pop are O(1), so 10 s of noise (442k coefficients)
@@ -239,7 +293,7 @@ def pghi_integrate(logmag, dphi_time, dphi_freq, log_threshold, phase, bucket, o
     the exact heap only between coefficients within 0.09 dB of each other.
 
     ``phase`` (float64, shape of ``logmag``) is written; ``bucket``, ``order``, ``link``
-    (int64, ``logmag.size``) and ``head`` (int64, any length >= 2) are scratch.
+    (integers, ``logmag.size``) and ``head`` (integers, any length >= 2) are scratch.
     """
     n_frames, n_freq = logmag.shape
     n = n_frames * n_freq
@@ -251,78 +305,75 @@ def pghi_integrate(logmag, dphi_time, dphi_freq, log_threshold, phase, bucket, o
         if flat[i] > top:
             top = flat[i]
     steps_per_log = 64.0 / math.log(2.0)
-    counts = head  # first used for the counting sort of seeds, then as the queue's heads
-    counts[:] = 0
-    n_live = 0
+    last = log_thresholds[log_thresholds.shape[0] - 1]
+    # bucket[i]: >= 0 eligible in this stage (its queue bucket), -1 integrated or never,
+    # -2 waiting for a later stage.
     for i in range(n):
         out[i] = 0.0
-        if flat[i] > log_threshold:
-            b = min(n_buckets - 1, int((top - flat[i]) * steps_per_log))
-            bucket[i] = b
-            counts[b + 1] += 1
-            n_live += 1
-        else:
-            bucket[i] = -1  # never integrated: marks it done
-    for b in range(n_buckets):
-        counts[b + 1] += counts[b]
-    for i in range(n):
-        b = bucket[i]
-        if b >= 0:
-            order[counts[b]] = i
-            counts[b] += 1
-    head[:] = -1
-    current = n_buckets  # lowest non-empty bucket index is >= current
-    queued = 0
-    for j in range(n_live):
-        seed = order[j]
-        if bucket[seed] < 0:
+        bucket[i] = -2 if flat[i] > last else -1
+    for stage in range(log_thresholds.shape[0]):
+        threshold = log_thresholds[stage]
+        counts = head  # first the counting sort of the seeds, then the queue's heads
+        counts[:] = 0
+        n_live = 0
+        for i in range(n):
+            if bucket[i] == -2 and flat[i] > threshold:
+                b = _pghi_bucket(flat[i], top, steps_per_log, n_buckets)
+                bucket[i] = b
+                counts[b + 1] += 1
+                n_live += 1
+        if n_live == 0:
             continue
-        b = bucket[seed]
-        bucket[seed] = -1
-        link[seed] = head[b]
-        head[b] = seed
-        current = b
-        queued = 1
-        while queued > 0:
+        for b in range(n_buckets):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            b = bucket[i]
+            if b >= 0:
+                order[counts[b]] = i
+                counts[b] += 1
+        head[:] = -1
+        current = n_buckets
+        queued = 0
+        if stage > 0:
+            # Sources: coefficients integrated in earlier stages (above the previous threshold)
+            # that border an eligible one.
+            previous = log_thresholds[stage - 1]
+            for i in range(n):
+                if bucket[i] != -1 or not flat[i] > previous:
+                    continue
+                t = i // n_freq
+                k = i - t * n_freq
+                if ((t + 1 < n_frames and bucket[i + n_freq] >= 0) or (t > 0 and bucket[i - n_freq] >= 0)
+                        or (k + 1 < n_freq and bucket[i + 1] >= 0) or (k > 0 and bucket[i - 1] >= 0)):
+                    b = _pghi_bucket(flat[i], top, steps_per_log, n_buckets)
+                    link[i] = head[b]
+                    head[b] = i
+                    queued += 1
+                    if b < current:
+                        current = b
+        j = 0
+        while True:
+            if queued == 0:
+                while j < n_live and bucket[order[j]] < 0:
+                    j += 1
+                if j == n_live:
+                    break
+                seed = order[j]
+                b = bucket[seed]
+                bucket[seed] = -1
+                link[seed] = head[b]
+                head[b] = seed
+                if b < current:
+                    current = b
+                queued = 1
             while head[current] < 0:
                 current += 1
             cur = head[current]
             head[current] = link[cur]
             queued -= 1
-            t = cur // n_freq
-            k = cur - t * n_freq
-            p = out[cur]
-            for direction in range(4):
-                if direction == 0:
-                    if t + 1 >= n_frames:
-                        continue
-                    nb = cur + n_freq
-                    step = 0.5 * (dphi_time[t, k] + dphi_time[t + 1, k])
-                elif direction == 1:
-                    if t == 0:
-                        continue
-                    nb = cur - n_freq
-                    step = -0.5 * (dphi_time[t, k] + dphi_time[t - 1, k])
-                elif direction == 2:
-                    if k + 1 >= n_freq:
-                        continue
-                    nb = cur + 1
-                    step = 0.5 * (dphi_freq[t, k] + dphi_freq[t, k + 1])
-                else:
-                    if k == 0:
-                        continue
-                    nb = cur - 1
-                    step = -0.5 * (dphi_freq[t, k] + dphi_freq[t, k - 1])
-                b = bucket[nb]
-                if b < 0:
-                    continue
-                bucket[nb] = -1
-                out[nb] = p + step
-                link[nb] = head[b]
-                head[b] = nb
-                queued += 1
-                if b < current:
-                    current = b
+            current, added = _pghi_spread(cur, n_frames, n_freq, out, dphi_time, dphi_freq, bucket, link, head,
+                                          current)
+            queued += added
 
 
 # ----- mel inversion: non-negative least squares on a sparse filterbank --------------------
