@@ -261,6 +261,33 @@ def test_reusable_object_equals_function_and_leaves_input_alone(dtype):
     assert mel(y.astype(np.float64) if dtype == np.float32 else y, dtype=np.float32).dtype == np.float32
 
 
+def test_no_power_spectrogram_is_materialised():
+    import tracemalloc
+
+    y = data.music(22050, 30.0)
+    mel = MelSpectrogram(log="db")
+    mel(y)  # plans and filterbank built outside the measurement
+    tracemalloc.start()
+    out = mel(y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    power_bytes = 1025 * out.shape[-1] * 4  # what |STFT|**2 alone would take
+    assert peak < out.nbytes + power_bytes / 4, f"peak {peak} bytes vs power spectrogram {power_bytes}"
+
+
+def test_threads_agree_with_one_thread():
+    y = np.stack([data.music(22050, 6.0), data.speech(22050, 6.0)])
+    old = fastspec.set_num_threads(1)
+    try:
+        one = feature.mfcc(y), feature.melspectrogram(y, log="db"), feature.mfcc(y[0], preset="psf")
+        fastspec.set_num_threads(2)
+        two = feature.mfcc(y), feature.melspectrogram(y, log="db"), feature.mfcc(y[0], preset="psf")
+    finally:
+        fastspec.set_num_threads(old)
+    for a, b in zip(one, two, strict=True):
+        assert_close(b, a, "mfcc", scale=1.0)
+
+
 # ----- mfcc ------------------------------------------------------------------------------------------
 MFCC_CASES = [
     dict(),
