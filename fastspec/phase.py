@@ -15,6 +15,7 @@ integrates them from the largest coefficients outwards in a heap-ordered numba k
 
 import math
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -104,6 +105,20 @@ def _output_geometry(tf, n_frames, length):
     if n_out < 1:
         raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={tf.n_fft} with center=True")
     return n_out, n_frames
+
+
+def _for_each_item(n_items, work):
+    """``work(item)`` for every item, on fastspec's threads when there are several.
+
+    The kernels release the GIL, so spectrograms of a batch run side by side.
+    """
+    threads = min(settings.num_threads, n_items)
+    if threads <= 1:
+        for item in range(n_items):
+            work(item)
+        return
+    for future in [_pool(threads).submit(lambda i=i: work(i)) for i in range(n_items)]:
+        future.result()
 
 
 def _gl_chunks(n_frames, block):
@@ -321,8 +336,7 @@ def _initial_coefficients(S, mag, init, rng, tf, real, cplx):
             return mag.astype(cplx)
         if init == "pghi":
             out = np.empty(mag.shape, dtype=cplx)
-            for item in range(mag.shape[0]):
-                _pghi_one(mag[item], tf, None, PGHI_TOL, out[item])
+            _for_each_item(mag.shape[0], lambda item: _pghi_one(mag[item], tf, None, PGHI_TOL, out[item]))
             return out
         raise ParameterError(f"init={init!r} must be 'random', 'zeros', 'pghi' or a complex array")
     init = np.asarray(init)
@@ -449,8 +463,7 @@ def pghi(S, *, hop_length=None, n_fft=None, win_length=None, window="hann", cent
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
     mag = _frames_major(S, np.float64)
     out = np.empty(mag.shape, dtype=cplx)
-    for item in range(mag.shape[0]):
-        _pghi_one(mag[item], tf, gamma, tol, out[item])
+    _for_each_item(mag.shape[0], lambda item: _pghi_one(mag[item], tf, gamma, tol, out[item]))
     return _from_frames_major(out, S.shape[:-2])
 
 
@@ -646,13 +659,19 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     M3 = np.ascontiguousarray(M.reshape((-1, n_mels, n_frames)), dtype=real)
     n_freq = n_fft // 2 + 1
     out = np.empty((M3.shape[0], n_freq, n_frames), dtype=real)
-    y, grad = np.empty((n_freq, n_frames), dtype=real), np.empty((n_freq, n_frames), dtype=real)
-    residual = np.empty((n_mels, n_frames), dtype=real)
-    for item in range(M3.shape[0]):
+    scratch = threading.local()
+
+    def solve(item):
+        if not hasattr(scratch, "y"):
+            scratch.y, scratch.grad = (np.empty((n_freq, n_frames), dtype=real) for _ in range(2))
+            scratch.residual = np.empty((n_mels, n_frames), dtype=real)
         x = out[item]
         np.matmul(pinv, M3[item], out=x)
         np.maximum(x, 0, out=x)
-        kernels.nnls_fista(M3[item], fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, y, residual, grad)
+        kernels.nnls_fista(M3[item], fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, scratch.y,
+                           scratch.residual, scratch.grad)
+
+    _for_each_item(M3.shape[0], solve)
     if power != 1.0:
         np.power(out, real.type(1.0 / power), out=out)
     return out.reshape(lead + (n_freq, n_frames))
