@@ -177,6 +177,9 @@ def cmd_convert(args):
     for path, reason in summary.failed:
         print(f"failed: {path}: {reason}")
     print(f"fastspec convert: {summary}")
+    if summary.converted:
+        print(f"workers busy converting: {summary.worker_seconds:.2f} s in all "
+              f"({summary.worker_seconds / len(summary.converted) * 1e3:.2f} ms per file)")
     print(f"manifest: {summary.manifest}")
     return 1 if summary.failed else 0
 
