@@ -398,15 +398,33 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``fastspec`` command."""
+    """Entry point of the ``fastspec`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; default: the command line. Run as the program (``argv`` None), a finished
+        ``convert`` ends the process at once: its files and manifest are closed, and the
+        interpreter's teardown with numba and LLVM loaded took 0.15-0.3 s of a 1.5 s command.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .io import AudioFileError
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
     except (ParameterError, AudioFileError) as err:
         print(f"fastspec {args.command}: {err}", file=sys.stderr)
-        return 2
+        code = 2
+    if argv is None and args.command == "convert":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
