@@ -374,7 +374,8 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
     DCT comes after that clip, keep the log-mel blocks in a scratch file for a second pass.
     """
     total = feat.n_frames(stream.n_samples)
-    final_npy = dst if job.format == "npy" else dst[:-4] + ".npy"
+    # An .npz is packed from an .npy under a temporary name (swept if the run is killed).
+    final_npy = dst if job.format == "npy" else audio_io.temp_path(dst) + ".npy"
     first = writer = None
     try:
         top = -np.inf

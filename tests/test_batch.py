@@ -266,6 +266,18 @@ def test_long_file_in_blocks_equals_whole_file(tmp_path, name, options, params):
     assert sorted(os.listdir(tmp_path)) == ["1048576.npy", "256.npy", "long.flac"]  # no scratch left
 
 
+def test_long_file_in_blocks_to_npz(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, _tone_noise(16000, 12.0, seed=7), 16000, subtype="PCM_16")
+    job = batch.Job("logmel", (("hop_length", 128), ("n_fft", 512)), None, "mix", "float32", "npz", 256)
+    with batch.deterministic_fft():
+        batch.convert_file(job, str(path), str(tmp_path / "long.npz"))
+        y, sr = fio.load(path)
+        expected = feature.melspectrogram(y, sr=sr, n_fft=512, hop_length=128, log="db")
+    np.testing.assert_array_equal(fio.load_feature(tmp_path / "long.npz"), expected)
+    assert sorted(os.listdir(tmp_path)) == ["long.npz", "long.wav"]
+
+
 def test_whole_file_path_equals_library(tmp_path):
     path = tmp_path / "a.wav"
     sf.write(path, _tone_noise(22050, 4.0, channels=2, seed=6), 22050, subtype="PCM_16")
