@@ -328,10 +328,15 @@ def _initial_coefficients(S, mag, init, rng, tf, real, cplx):
             # Drawn in S's own layout so that the same generator state gives librosa's phases.
             angles = 2 * np.pi * gen.random(size=S.shape)
             angles = angles.reshape((-1,) + S.shape[-2:])
+            phasors = np.empty(angles.shape, dtype=cplx)
+            # float64 phasors rounded to the output precision, then times the magnitude, as
+            # librosa does. One pass of vectorised sin/cos for complex64 (libm's took 11 of the
+            # 15 ms of a 1025 x 431 start), libm's for complex128.
+            unit = kernels.unit_phasor_fast if cplx == np.complex64 else kernels.unit_phasor_exact
+            for item in range(angles.shape[0]):
+                unit(angles[item], phasors[item])
             out = np.empty(mag.shape, dtype=cplx)
-            for item in range(mag.shape[0]):
-                kernels.phasor_times(angles[item], mag[item], out[item])
-            return out
+            return np.multiply(np.swapaxes(phasors, -1, -2), mag, out=out)
         if init == "zeros":
             return mag.astype(cplx)
         if init == "pghi":

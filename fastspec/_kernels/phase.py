@@ -93,6 +93,40 @@ def magnitude_error(spec, mag, err):
 
 
 @serial_ieee
+def _sincos(a):
+    """``(cos(a), sin(a))`` for ``a`` in [-pi, pi] from the Taylor series to degree 20/21.
+
+    Error < 5e-10 there; plain arithmetic that inlines and vectorises, where libm's scalar
+    ``cos``/``sin`` do not (9 ms against 2.4 ms for 442k angles, measured here).
+    """
+    x2 = a * a
+    # Horner forms of sin(a) / a = 1 - x2/(2*3) (1 - x2/(4*5) (...)) and
+    # cos(a) = 1 - x2/(1*2) (1 - x2/(3*4) (...)), multiplying by the reciprocals.
+    s = 1.0 - x2 * 0.002380952380952381
+    s = 1.0 - x2 * 0.0029239766081871343 * s
+    s = 1.0 - x2 * 0.003676470588235294 * s
+    s = 1.0 - x2 * 0.004761904761904762 * s
+    s = 1.0 - x2 * 0.00641025641025641 * s
+    s = 1.0 - x2 * 0.00909090909090909 * s
+    s = 1.0 - x2 * 0.013888888888888888 * s
+    s = 1.0 - x2 * 0.023809523809523808 * s
+    s = 1.0 - x2 * 0.05 * s
+    s = 1.0 - x2 * 0.16666666666666666 * s
+    c = 1.0 - x2 * 0.0021645021645021645
+    c = 1.0 - x2 * 0.002631578947368421 * c
+    c = 1.0 - x2 * 0.0032679738562091504 * c
+    c = 1.0 - x2 * 0.004166666666666667 * c
+    c = 1.0 - x2 * 0.005494505494505495 * c
+    c = 1.0 - x2 * 0.007575757575757576 * c
+    c = 1.0 - x2 * 0.011111111111111112 * c
+    c = 1.0 - x2 * 0.017857142857142856 * c
+    c = 1.0 - x2 * 0.03333333333333333 * c
+    c = 1.0 - x2 * 0.08333333333333333 * c
+    c = 1.0 - x2 * 0.5 * c
+    return c, a * s
+
+
+@serial_ieee
 def polar(mag, phase, slope, out):
     """``out = mag * exp(1j * (phase - slope * k))`` over frames-major rows (``k`` the bin).
 
@@ -112,53 +146,42 @@ def polar(mag, phase, slope, out):
         for k in range(n_freq):
             a = p_row[k] - slope * k
             a -= two_pi * math.floor(a * inv_two_pi + 0.5)
-            x2 = a * a
-            # Horner forms of sin(a) / a = 1 - x2/(2*3) (1 - x2/(4*5) (...)) and
-            # cos(a) = 1 - x2/(1*2) (1 - x2/(3*4) (...)), multiplying by the reciprocals.
-            s = 1.0 - x2 * 0.002380952380952381
-            s = 1.0 - x2 * 0.0029239766081871343 * s
-            s = 1.0 - x2 * 0.003676470588235294 * s
-            s = 1.0 - x2 * 0.004761904761904762 * s
-            s = 1.0 - x2 * 0.00641025641025641 * s
-            s = 1.0 - x2 * 0.00909090909090909 * s
-            s = 1.0 - x2 * 0.013888888888888888 * s
-            s = 1.0 - x2 * 0.023809523809523808 * s
-            s = 1.0 - x2 * 0.05 * s
-            s = 1.0 - x2 * 0.16666666666666666 * s
-            c = 1.0 - x2 * 0.0021645021645021645
-            c = 1.0 - x2 * 0.002631578947368421 * c
-            c = 1.0 - x2 * 0.0032679738562091504 * c
-            c = 1.0 - x2 * 0.004166666666666667 * c
-            c = 1.0 - x2 * 0.005494505494505495 * c
-            c = 1.0 - x2 * 0.007575757575757576 * c
-            c = 1.0 - x2 * 0.011111111111111112 * c
-            c = 1.0 - x2 * 0.017857142857142856 * c
-            c = 1.0 - x2 * 0.03333333333333333 * c
-            c = 1.0 - x2 * 0.08333333333333333 * c
-            c = 1.0 - x2 * 0.5 * c
-            s *= a
+            c, s = _sincos(a)
             # Unit modulus to rounding, so |out| == mag in float64 too.
             m = m_row[k] / math.sqrt(c * c + s * s)
             o_row[k] = complex(real(m * c), real(m * s))
 
 
-@serial
-def phasor_times(angles, mag, out):
-    """``out[t, k] = complex(cos(angles[k, t]), sin(angles[k, t])) * mag[t, k]``.
+@serial_ieee
+def unit_phasor_fast(angles, out):
+    """``out = complex(cos(angles), sin(angles))`` rounded to ``out``'s precision, 2-D.
 
-    ``angles`` is float64 in the spectrogram's (bins, frames) layout, as drawn from the user's
-    generator; the unit phasor is rounded to ``out``'s precision before the product, as
-    librosa's ``griffinlim`` does, so the same generator state gives the same coefficients.
-    One pass instead of NumPy's complex ``exp``, cast, multiply and transpose (20 -> 6 ms
-    for 442k coefficients).
+    For complex64 output: float64 :func:`_sincos` (error < 5e-10) rounds to the same float32
+    as libm's values but for the rare tie, and runs 4x faster (librosa's initial phases are
+    drawn the same way: float64 phasors rounded to complex64).
     """
-    n_rows, n_freq = mag.shape
+    n_rows, n = angles.shape
+    two_pi = 2.0 * math.pi
+    inv_two_pi = 1.0 / two_pi
     real = out.real.dtype.type
-    for k in range(n_freq):
-        for t in range(n_rows):
-            a = angles[k, t]
-            m = mag[t, k]
-            out[t, k] = complex(real(math.cos(a)) * m, real(math.sin(a)) * m)
+    for r in range(n_rows):
+        a_row = angles[r]
+        o_row = out[r]
+        for i in range(n):
+            a = a_row[i]
+            a -= two_pi * math.floor(a * inv_two_pi + 0.5)
+            c, s = _sincos(a)
+            o_row[i] = complex(real(c), real(s))
+
+
+@serial
+def unit_phasor_exact(angles, out):
+    """``out = complex(cos(angles), sin(angles))`` with libm's cos and sin, 2-D."""
+    n_rows, n = angles.shape
+    for r in range(n_rows):
+        for i in range(n):
+            a = angles[r, i]
+            out[r, i] = complex(math.cos(a), math.sin(a))
 
 
 @serial
@@ -379,6 +402,26 @@ def pghi_integrate(logmag, dphi_time, dphi_freq, log_thresholds, phase, bucket, 
 # ----- mel inversion: non-negative least squares on a sparse filterbank --------------------
 
 @serial
+def _residual_norm2(target, starts, offsets, weights, x, residual):
+    """``||A x - target||**2``, leaving ``A x - target`` in ``residual``."""
+    total = 0.0
+    for m in range(starts.shape[0]):
+        r = residual[m]
+        src = target[m]
+        for j in range(r.shape[0]):
+            r[j] = -src[j]
+        start = starts[m]
+        for i in range(offsets[m + 1] - offsets[m]):
+            w = weights[offsets[m] + i]
+            row = x[start + i]
+            for j in range(r.shape[0]):
+                r[j] += w * row[j]
+        for j in range(r.shape[0]):
+            total += float(r[j]) * r[j]
+    return total
+
+
+@serial
 def nnls_fista(target, starts, offsets, weights, step, n_iter, tol, x, y, residual, grad):
     """Non-negative least squares ``min_{x >= 0} ||A x - target||**2``, column by column.
 
@@ -428,15 +471,9 @@ def nnls_fista(target, starts, offsets, weights, step, n_iter, tol, x, y, residu
                 for j in range(n_frames):
                     norm2 += float(r[j]) * r[j]
             if norm2 <= limit:
-                # y is the extrapolated point; x the last projected iterate. Accept y (it
-                # meets the tolerance) if it is feasible, i.e. non-negative.
-                feasible = True
-                for k in range(n_freq):
-                    for j in range(n_frames):
-                        if y[k, j] < 0:
-                            feasible = False
-                if feasible:
-                    x[:, :] = y
+                # y is the extrapolated point (possibly negative); x, the last projected
+                # iterate, is the answer if it meets the tolerance too.
+                if _residual_norm2(target, starts, offsets, weights, x, residual) <= limit:
                     return it
         # grad = A.T residual
         grad[:, :] = 0
