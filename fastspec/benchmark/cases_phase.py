@@ -357,3 +357,33 @@ def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def interleaved_timings(rounds=7, quick=False, names=None, progress=None):
+    """Time the phase cases with their implementations in alternation, keeping each one's best.
+
+    On a machine shared with other work the runner's one-implementation-after-another timing
+    lets a load change favour whichever ran in the quiet spell; calling A, B, C, A, B, C, ...
+    exposes all to the same conditions. Returns ``{case name: {implementation: seconds}}``
+    for :func:`fastspec.benchmark.render_table`.
+    """
+    import time
+
+    from .registry import CASES, check_case
+
+    timings = {}
+    for case in CASES:
+        if case.group != "phase" or (quick and not case.quick) or (names and case.name not in names):
+            continue
+        impls = case.setup()
+        check_case(case, impls)
+        best = dict.fromkeys(impls, float("inf"))
+        for _ in range(rounds):
+            for name, fn in impls.items():
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+        timings[case.name] = best
+        if progress is not None:
+            progress(f"{case.name}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in best.items()))
+    return timings
