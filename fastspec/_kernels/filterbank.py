@@ -22,19 +22,19 @@ POWER_ANY = 0
 
 
 @serial
-def _power_of(z, power_code, half, scale):
-    """``scale * |z| ** (2 * half)`` for one FFT value."""
+def _power_of(z, power_code, half):
+    """``|z| ** (2 * half)`` for one FFT value."""
     p = z.real * z.real + z.imag * z.imag
     if power_code == POWER_2:
-        return scale * p
+        return p
     if power_code == POWER_1:
-        return scale * np.sqrt(p)
-    return scale * p ** half
+        return np.sqrt(p)
+    return p ** half
 
 
 @serial
-def _transposed_power(spec, power_code, exponent, scale, power):
-    """``power[k, b] = scale * |spec[b, k]| ** exponent`` (the block, bins by frames)."""
+def _transposed_power(spec, power_code, exponent, power):
+    """``power[k, b] = |spec[b, k]| ** exponent`` (the block, bins by frames)."""
     n_rows, n_freq = spec.shape
     half = exponent / 2
     # Eight frames at a time, bins inner: eight sequential read streams and one 8-value write
@@ -46,19 +46,19 @@ def _transposed_power(spec, power_code, exponent, scale, power):
         r4, r5, r6, r7 = spec[b0 + 4], spec[b0 + 5], spec[b0 + 6], spec[b0 + 7]
         for k in range(n_freq):
             dst = power[k, b0:b0 + 8]
-            dst[0] = _power_of(r0[k], power_code, half, scale)
-            dst[1] = _power_of(r1[k], power_code, half, scale)
-            dst[2] = _power_of(r2[k], power_code, half, scale)
-            dst[3] = _power_of(r3[k], power_code, half, scale)
-            dst[4] = _power_of(r4[k], power_code, half, scale)
-            dst[5] = _power_of(r5[k], power_code, half, scale)
-            dst[6] = _power_of(r6[k], power_code, half, scale)
-            dst[7] = _power_of(r7[k], power_code, half, scale)
+            dst[0] = _power_of(r0[k], power_code, half)
+            dst[1] = _power_of(r1[k], power_code, half)
+            dst[2] = _power_of(r2[k], power_code, half)
+            dst[3] = _power_of(r3[k], power_code, half)
+            dst[4] = _power_of(r4[k], power_code, half)
+            dst[5] = _power_of(r5[k], power_code, half)
+            dst[6] = _power_of(r6[k], power_code, half)
+            dst[7] = _power_of(r7[k], power_code, half)
         b0 += 8
     for b in range(b0, n_rows):
         row = spec[b]
         for k in range(n_freq):
-            power[k, b] = _power_of(row[k], power_code, half, scale)
+            power[k, b] = _power_of(row[k], power_code, half)
 
 
 @serial
@@ -94,19 +94,19 @@ def _band_sums(power, starts, offsets, weights, out):
 
 
 @serial
-def _column_sums(power, out, col):
-    """``out[b, col] = sum_k power[k, b]`` (the frame's total energy)."""
+def _column_sums(power, scale, out, col):
+    """``out[b, col] = scale * sum_k power[k, b]`` (the frame's total energy)."""
     n_freq, n_rows = power.shape
     acc = np.zeros(n_rows, dtype=power.dtype)
     for k in range(n_freq):
         for j in range(n_rows):
             acc[j] += power[k, j]
     for j in range(n_rows):
-        out[j, col] = acc[j]
+        out[j, col] = scale * acc[j]
 
 
 @serial
-def power_filterbank(spec, power_code, exponent, scale, starts, offsets, weights, energy_col, out):
+def power_filterbank(spec, power_code, exponent, starts, offsets, weights, energy_col, energy_scale, out):
     """Filterbank energies of a block of complex FFT rows, without storing their power rows.
 
     Parameters
@@ -116,22 +116,25 @@ def power_filterbank(spec, power_code, exponent, scale, starts, offsets, weights
     power_code : int
         ``POWER_2`` (``|X|**2``), ``POWER_1`` (``|X|``) or ``POWER_ANY`` (``|X|**exponent``).
     exponent : float
-        The exponent when ``power_code == POWER_ANY``.
-    scale : float
-        Factor applied to every ``|X|**p`` (python_speech_features' ``1 / n_fft``; else 1).
+        The exponent when ``power_code == POWER_ANY``, in ``out``'s dtype.
     starts, offsets, weights : arrays
-        The sparse filterbank (module docstring).
+        The sparse filterbank (module docstring). A constant factor on the spectrum
+        (python_speech_features' ``1 / n_fft``) belongs in the weights: one multiplication per
+        bin fewer (14.3 against 17.6 us per 32 frames of 1025 bins).
     energy_col : int
-        If >= 0, also write each frame's total ``scale * |X|**p`` into ``out[:, energy_col]``.
+        If >= 0, also write each frame's total ``energy_scale * sum |X|**p`` into
+        ``out[:, energy_col]``.
+    energy_scale : float
+        Factor of the total energy, in ``out``'s dtype.
     out : real array, shape (n_rows, >= n_bands)
         Band ``m`` of frame ``b`` goes to ``out[b, m]``.
     """
     n_rows, n_freq = spec.shape
     power = np.empty((n_freq, n_rows), dtype=out.dtype)
-    _transposed_power(spec, power_code, exponent, scale, power)
+    _transposed_power(spec, power_code, exponent, power)
     _band_sums(power, starts, offsets, weights, out)
     if energy_col >= 0:
-        _column_sums(power, out, energy_col)
+        _column_sums(power, energy_scale, out, energy_col)
 
 
 @serial
