@@ -666,6 +666,8 @@ def _run_local(tasks, job, workers, start_method, on_result):
     if method == "fork":
         _warm(job, job.sr)  # loaded once here, inherited by every worker
     ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["fastspec.batch", "fastspec.feature"])  # imported once, not per worker
     queue = [(src, dst) for src, dst, _ in reversed(tasks)]  # popped from the end: longest first
     while queue:
         lost = _run_pool(queue, job, workers, 4 * workers, ctx, on_result)

@@ -162,6 +162,13 @@ def test_progress_bar_on_terminal_log_lines_otherwise(tree, tmp_path, stream):
         assert "fastspec convert: 3/3 files, 0.002/0.002 h audio, " in text and "x real time, ETA 0 s" in text
 
 
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_other_start_methods_give_identical_bytes(tree, converted, tmp_path, method):
+    out, _, _ = converted
+    batch.convert(tree / "c", tmp_path, feature="logmel", workers=1, start_method=method, progress=False, **PARAMS)
+    assert _outputs(tmp_path) == {k[2:]: v for k, v in _outputs(out).items() if k.startswith("c/")}
+
+
 def test_overwrite_redoes_and_other_parameters_are_refused(tree, converted, tmp_path):
     out, _, _ = converted
     with pytest.raises(ParameterError, match="holds outputs made with other parameters"):
