@@ -106,17 +106,19 @@ def power_rows(spec, out):
 
 @serial
 def log_finish(log_power, log_peak, thresh):
-    """In place: ``log10(|X| / peak)`` from ``log10(|X|^2)``, floored at ``-thresh``.
+    """In place: ``log10(|X| / peak)`` from ``ln(|X|^2)`` and ``ln(peak^2)``, floored at ``-thresh``.
 
-    ``log_power / 2 - log10(peak)`` is the seed's ``log10(|X| / peak)`` up to rounding (the
+    ``(ln|X|^2 - ln peak^2) / (2 ln 10)`` is the seed's ``log10(|X| / peak)`` up to rounding (the
     peak itself maps to exactly 0); ``-inf`` (a zero bin) is floored like any small value.
     """
     n_rows, n_bins = log_power.shape
     floor = -thresh
+    half_log10_e = 0.5 / math.log(10.0)
+    top = log_peak * half_log10_e
     for b in range(n_rows):
         row = log_power[b]
         for k in range(n_bins):
-            value = 0.5 * row[k] - log_peak
+            value = row[k] * half_log10_e - top
             row[k] = floor if value < floor else value
 
 
