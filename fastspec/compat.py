@@ -792,6 +792,14 @@ def mel2hz(mel):
     return 700 * (10 ** (mel / 2595.0) - 1)
 
 
+def _ranges(starts, stops):
+    """Row ``j`` and column ``i`` of every ``i in range(starts[j], stops[j])``, row by row."""
+    counts = np.maximum(stops - starts, 0)
+    rows = np.repeat(np.arange(counts.size), counts)
+    cols = np.arange(counts.sum()) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return rows, cols
+
+
 def get_filterbanks(nfilt=20, nfft=512, samplerate=16000, lowfreq=0, highfreq=None):
     """Triangular mel filterbank (python_speech_features' construction, ``nfft // 2`` bins).
 
@@ -823,13 +831,13 @@ def get_filterbanks(nfilt=20, nfft=512, samplerate=16000, lowfreq=0, highfreq=No
     melpoints = np.linspace(hz2mel(lowfreq), hz2mel(highfreq), nfilt + 2)
     bins = np.floor((nfft + 1) * mel2hz(melpoints) / samplerate)
     fbank = np.zeros([nfilt, nfft // 2])
-    for j in range(nfilt):
-        left, centre, right = bins[j], bins[j + 1], bins[j + 2]
-        # The seed's two loops, one slice each; fancy indexing wraps negative bins as they do.
-        rise = np.arange(int(left), int(centre))
-        fbank[j, rise] = (rise - left) / (centre - left)
-        fall = np.arange(int(centre), int(right))
-        fbank[j, fall] = (right - fall) / (right - centre)
+    edges = np.array([int(b) for b in bins])  # int() of each edge, as the seed's range() bounds
+    # The seed's two loops per filter, for all filters at once: fancy indexing wraps negative
+    # bins as its indexing does, and the same expressions give the same values.
+    rows, cols = _ranges(edges[:-2], edges[1:-1])
+    fbank[rows, cols] = (cols - bins[rows]) / (bins[rows + 1] - bins[rows])
+    rows, cols = _ranges(edges[1:-1], edges[2:])
+    fbank[rows, cols] = (bins[rows + 2] - cols) / (bins[rows + 2] - bins[rows + 1])
     return fbank
 
 
