@@ -15,15 +15,17 @@ import pytest
 
 import fastspec
 from fastspec.benchmark import CASES, check_case, time_callable
+from fastspec.benchmark.runner import limit_blas_threads
 
 PARAMS = [pytest.param(case, id=case.name, marks=[] if case.quick else [pytest.mark.slow]) for case in CASES]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    # Like for like: fastspec and every floor and anchor on one thread.
+    # Like for like: fastspec, every floor and every anchor (BLAS too) on one thread.
     old = fastspec.set_num_threads(1)
-    yield
+    with limit_blas_threads(1):
+        yield
     fastspec.set_num_threads(old)
 
 

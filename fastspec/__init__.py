@@ -1,16 +1,18 @@
 """fastspec: spectrograms, mel features and their inversion, fast and checked against references."""
 
-from . import data
+from . import data, feature, filters
 from ._config import get_num_threads, set_fft_backend, set_num_threads, set_planner_effort
 from ._fft import clear_plan_cache, export_wisdom, import_wisdom
 from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
+from .feature import MFCC, MelSpectrogram, delta, melspectrogram, mfcc
 from .stft import Stft, istft, spectrogram, stft
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ParameterError", "Stft", "amplitude_to_db", "data", "clear_plan_cache", "db_to_amplitude",
+    "MFCC", "MelSpectrogram", "ParameterError", "Stft", "amplitude_to_db", "data", "delta", "feature", "filters",
+    "melspectrogram", "mfcc", "clear_plan_cache", "db_to_amplitude",
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
     "set_fft_backend", "set_num_threads", "set_planner_effort", "spectrogram", "stft",
 ]

@@ -1,7 +1,9 @@
 """Time the registry's cases side by side and render the ratio table (``fastspec bench``)."""
 
+import contextlib
 import time
 
+from .._config import get_num_threads
 from .registry import CASES, check_case, is_floor
 
 
@@ -33,6 +35,20 @@ def time_callable(fn, min_time=0.3, max_repeats=200, min_repeats=3):
     return best
 
 
+def limit_blas_threads(threads):
+    """Limit BLAS/OpenMP pools (librosa's and torch's matrix products) to ``threads``.
+
+    Comparisons are like for like only when every library gets the same threads; OpenBLAS
+    otherwise spins a thread per core beside the timed one. Needs threadpoolctl (a librosa
+    dependency); without it this does nothing.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads)
+
+
 def run(cases=None, quick=True, groups=None, progress=None, min_time=0.3):
     """Check and time cases; return ``{case name: {implementation: seconds}}``.
 
@@ -58,7 +74,8 @@ def run(cases=None, quick=True, groups=None, progress=None, min_time=0.3):
             continue
         impls = case.setup()
         check_case(case, impls)
-        timings[case.name] = {name: time_callable(fn, min_time=min_time) for name, fn in impls.items()}
+        with limit_blas_threads(get_num_threads()):
+            timings[case.name] = {name: time_callable(fn, min_time=min_time) for name, fn in impls.items()}
         if progress is not None:
             progress(f"{case.name}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in timings[case.name].items()))
     return timings
