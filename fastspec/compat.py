@@ -631,7 +631,12 @@ def _invert_pretty(X_s, log=True, fft_size=512, step_size=512 / 4, n_iter=10, tr
     if X.dtype.kind == "c":
         raise ParameterError("X_s must be real; complex spectrograms are not supported")
     if log == True:  # noqa: E712
-        X = np.power(10, X)
+        if X.dtype == np.float64:
+            # exp(x ln 10): within a few ulps of the seed's 10 ** x and twice as fast (SIMD exp),
+            # 1% of an inversion. Narrower dtypes keep NumPy's own rounding of 10 ** x.
+            X = np.exp(X * np.log(10.0))
+        else:
+            X = np.power(10, X)
         if not _all_finite(X):
             raise ParameterError("10 ** X_s overflows: X_s holds log10 magnitudes far too large")
     values = _kernel_dtype(X)
