@@ -409,7 +409,9 @@ def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None,
     fft_len = xcorr.fft_length(n1, n2)
     r2c = get_raw_plan("r2c", fft_len)
     c2r = get_raw_plan("c2r", fft_len)
-    buffers = aligned((2, fft_len), np.float64)
+    # Separately aligned: FFTW's new-array execute needs the alignment the plan was made with.
+    x1_buffer = aligned(fft_len, np.float64)
+    corr = aligned(fft_len, np.float64)
     product = aligned(fft_len // 2 + 1, np.complex128)
     window = _hamming(size)
     # Slot 1: these buffers must not be the ones ``frames_of`` may be reading from.
@@ -426,7 +428,7 @@ def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None,
             spectra = np.empty((count, fft_len // 2 + 1), dtype=np.complex128)
         failed = xcorr.overlap_add_search(frames, spectra, segments, norms, start, step, size,
                                           est_start, n1, scale, window, search, r2c.execute,
-                                          r2c.pointer, c2r.execute, c2r.pointer, buffers, product,
+                                          r2c.pointer, c2r.execute, c2r.pointer, x1_buffer, product, corr,
                                           wave, offsets)
         if failed >= 0:
             raise ValueError(

@@ -221,7 +221,7 @@ def estimate_segments(frames, est_start, scale, segments, norms, padded):
 
 @serial
 def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_start, n1, scale,
-                       window, search, r2c, r2c_plan, c2r, c2r_plan, buffers, product, wave,
+                       window, search, r2c, r2c_plan, c2r, c2r_plan, x1_buffer, product, corr, wave,
                        offsets):
     """Place frames ``first ... first + len(frames) - 1`` into ``wave``, each at its best lag.
 
@@ -230,14 +230,13 @@ def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_
     ``x2``, ``norms[b]`` its norm and ``spectra[b]`` its rfft zero-padded to the correlation
     length ``P``; ``x1`` is the ``n1`` samples of the wave at the frame. ``r2c(r2c_plan, in,
     out)`` and ``c2r(c2r_plan, in, out)`` are FFTW's new-array execute functions for length
-    ``P``; ``buffers`` (2, P) float64 and ``product`` (P // 2 + 1) complex are aligned scratch.
+    ``P``; ``x1_buffer`` and ``corr`` (P float64) and ``product`` (P // 2 + 1 complex) are
+    scratch, each aligned as :func:`fastspec._fft.aligned` allocates.
     Returns -1, or the index of the first frame whose shifted window would run off the
     estimate (where the seed's slice assignment fails).
     """
     n_rows, n_fft = frames.shape
-    length = buffers.shape[1]
-    x1_buffer = buffers[0]
-    corr = buffers[1]
+    length = x1_buffer.shape[0]
     taper = window[:size]
     one = frames.dtype.type(scale)
     for b in range(n_rows):
