@@ -325,7 +325,7 @@ def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong"
     return "\n".join(lines)
 
 
-def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
+def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128, dpi=64):
     """Save the README figure: the seed's inversion against :func:`pretty_to_audio`'s.
 
     Panels: the seed's pretty spectrogram, and the pretty spectrograms of both inversions,
@@ -354,7 +354,7 @@ def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128):
         ax.set_ylabel("bin")
     axes[-1].set_xlabel("frame")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
