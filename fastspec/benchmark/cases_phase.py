@@ -166,7 +166,9 @@ def _mel_case(signal, seconds, sr, n_mels, n_iter, quick):
                 "librosa": lambda: librosa.feature.inverse.mel_to_audio(M, sr=sr, n_iter=n_iter, length=y.size)}
 
     def check(name, ours, theirs):
-        convergence_check(setup.S, dict(n_fft=2048, hop_length=512), 0.0)(name, ours, theirs)
+        # librosa's random start is unseeded; on noise the two land within 0.01 dB of each other
+        # (mel inversion bounds both), so allow 0.05 dB of run-to-run spread.
+        convergence_check(setup.S, dict(n_fft=2048, hop_length=512), 0.05)(name, ours, theirs)
 
     name = f"mel_to_audio {n_mels} mels {n_iter} it {signal} {seconds:g} s {sr / 1000:g} kHz n_fft=2048 hop=512 float32"
     return register(Case(name, "phase", setup, check, quick))
