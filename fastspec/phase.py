@@ -829,8 +829,9 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     fft_size, step_size, thresh
         The seed's parameters for ``kind="pretty"``.
     normalize : {"auto", True, False}
-        ``"auto"`` scales the output down only if it would clip; ``True`` scales its peak to
-        0.9 (for pretty spectrograms, whose scale is arbitrary); ``False`` writes it as is.
+        ``True`` scales the output's peak to 0.9; ``False`` writes it as is; ``"auto"`` does
+        the former for ``kind="pretty"`` (normalised to max 1, so its scale is arbitrary) and
+        otherwise only scales down an output that would clip.
     subtype : str, optional
         soundfile subtype (e.g. ``"PCM_16"``, ``"FLOAT"``). Default: the format's default.
 
@@ -849,6 +850,8 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     from . import decibel
     from . import feature as _feature
 
+    if normalize not in ("auto", True, False):
+        raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
     array, meta, is_audio = _read_input(input_path)
 
     def pick(value, key, default):
@@ -911,10 +914,10 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         y_out, history = pretty_to_audio(array, fft_size=fft_size, step_size=step_size, return_history=True, **gl_kw)
     y_out = np.atleast_2d(y_out.reshape((-1, y_out.shape[-1])))
     peak = float(np.max(np.abs(y_out))) if y_out.size else 0.0
-    if (normalize is True or (normalize == "auto" and peak > 1.0)) and peak > 0:
-        y_out = y_out * ((0.9 if normalize is True else 0.999) / peak)
-    elif normalize not in ("auto", True, False):
-        raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
+    if normalize == "auto":
+        normalize = True if kind == "pretty" else ("clip" if peak > 1.0 else False)
+    if normalize and peak > 0:
+        y_out = y_out * ((0.999 if normalize == "clip" else 0.9) / peak)
     output_path = os.fspath(output_path)
     ext = os.path.splitext(output_path)[1].lstrip(".").upper()
     if not ext:

@@ -369,6 +369,8 @@ def test_invert_file_round_trips_audio(tmp_path, kind):
         assert info["spectral_convergence"] < -20
         assert spectral_convergence(fastspec.spectrogram(y, n_fft=512, hop_length=128), out.astype(np.float32),
                                     hop_length=128) < -20
+    elif kind == "pretty":
+        assert abs(np.max(np.abs(out)) - 0.9) < 1e-3  # arbitrary scale: peak-normalised
     else:
         assert np.max(np.abs(out)) > 1e-3
 
@@ -382,6 +384,13 @@ def test_invert_file_reads_feature_files(tmp_path):
     np.save(tmp_path / "S.npy", S)
     info2 = invert_file(tmp_path / "S.npy", tmp_path / "S.wav", hop_length=256, sr=22050, subtype="FLOAT")
     assert abs(info2["spectral_convergence"] - info["spectral_convergence"]) < 1e-9
+    loud = invert_file(tmp_path / "S.npy", tmp_path / "loud.wav", hop_length=256, normalize=True, subtype="FLOAT")
+    import soundfile
+
+    assert abs(np.max(np.abs(soundfile.read(tmp_path / "loud.wav")[0])) - 0.9) < 1e-6
+    assert loud["n_samples"] == info2["n_samples"]
+    with pytest.raises(ParameterError, match="normalize='peak'"):
+        invert_file(tmp_path / "S.npy", tmp_path / "x.wav", normalize="peak")
     with pytest.raises(ParameterError, match="kind='spectrum'"):
         invert_file(tmp_path / "S.npy", tmp_path / "x.wav", kind="spectrum")
     with pytest.raises(ParameterError, match="cannot read"):
