@@ -880,7 +880,7 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         y = array
         length = y.shape[-1]
         if kind in ("magnitude", "power", "db"):
-            array = spectrogram_of(y, kind, stft_kw, top_db)
+            array = _spectrogram_of(y, kind, stft_kw, top_db)
         elif kind in ("mel", "log_mel"):
             array = _feature.melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                                             window=window, center=center, n_mels=n_mels, fmin=fmin, fmax=fmax,
@@ -937,7 +937,7 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
             "spectral_convergence": sc, "output_path": output_path}
 
 
-def spectrogram_of(y, kind, stft_kw, top_db):
+def _spectrogram_of(y, kind, stft_kw, top_db):
     """Magnitude, power or dB spectrogram of ``y`` (the analysis side of :func:`invert_file`)."""
     from .decibel import amplitude_to_db
     from .stft import spectrogram
