@@ -6,13 +6,24 @@ from ._fft import clear_plan_cache, export_wisdom, import_wisdom
 from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 from .feature import MFCC, MelSpectrogram, delta, melspectrogram, mfcc
+from .phase import (
+    griffin_lim,
+    mel_to_audio,
+    mel_to_stft,
+    mfcc_to_audio,
+    mfcc_to_mel,
+    pghi,
+    pretty_to_audio,
+    spectral_convergence,
+)
 from .stft import Stft, istft, spectrogram, stft
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MFCC", "MelSpectrogram", "ParameterError", "Stft", "amplitude_to_db", "data", "delta", "feature", "filters",
-    "melspectrogram", "mfcc", "clear_plan_cache", "db_to_amplitude",
+    "griffin_lim", "mel_to_audio", "mel_to_stft", "melspectrogram", "mfcc", "mfcc_to_audio", "mfcc_to_mel", "pghi",
+    "pretty_to_audio", "spectral_convergence", "clear_plan_cache", "db_to_amplitude",
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
     "set_fft_backend", "set_num_threads", "set_planner_effort", "spectrogram", "stft",
 ]

@@ -31,7 +31,7 @@ from ._fft import get_plan
 from ._kernels import framing, overlap_add
 from ._kernels import phase as kernels
 from ._validate import ParameterError
-from .stft import _MIN_FRAMES_PER_THREAD, Stft, _block_size, _pool, get_stft
+from .stft import Stft, _block_size, _chunks, _pool, _run_parts, _thread_count, get_stft
 
 __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to_audio", "mfcc_to_mel", "pghi",
            "pretty_to_audio", "spectral_convergence"]
@@ -100,18 +100,6 @@ def _from_frames_major(A, lead):
 
 # ----- the Griffin-Lim engine -----------------------------------------------------------------
 
-def _output_geometry(tf, n_frames, length):
-    """Samples of the output and frames that overlap-add into it (librosa's istft rule)."""
-    offset = tf._offset
-    if length is not None:
-        n_ola = min(n_frames, -(-(length + 2 * offset) // tf.hop_length))
-        return length, n_ola
-    n_out = tf.n_fft + tf.hop_length * (n_frames - 1) - 2 * offset
-    if n_out < 1:
-        raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={tf.n_fft} with center=True")
-    return n_out, n_frames
-
-
 def _for_each_item(n_items, work):
     """``work(item)`` for every item, on fastspec's threads when there are several.
 
@@ -126,31 +114,6 @@ def _for_each_item(n_items, work):
         future.result()
 
 
-def _gl_chunks(n_frames, block):
-    """``(start, plan_size, n_valid)``: full blocks, then quarter blocks, the last one padded."""
-    small = max(1, block // 4)
-    out = []
-    start = 0
-    while n_frames - start >= block:
-        out.append((start, block, block))
-        start += block
-    while start < n_frames:
-        out.append((start, small, min(small, n_frames - start)))
-        start += small
-    return out
-
-
-def _run_parts(parts, work):
-    """``work(slot, parts[slot])`` for every slot, on a thread each when there are several."""
-    if len(parts) == 1:
-        work(0, parts[0])
-        return
-    pool = _pool(len(parts))
-    futures = [pool.submit(work, slot, part) for slot, part in enumerate(parts)]
-    for f in futures:
-        f.result()
-
-
 def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     """Run fast Griffin-Lim on frames-major magnitudes ``mag`` from coefficients ``coeffs``.
 
@@ -161,7 +124,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     real = mag.dtype
     n_items, n_frames, _ = mag.shape
     n_fft, hop, offset = tf.n_fft, tf.hop_length, tf._offset
-    n_out, n_ola = _output_geometry(tf, n_frames, length)
+    n_out, n_ola = tf.inverse_geometry(n_frames, length)
     window = tf._windows[real]
     lo, hi, pad_code = tf._win_lo, tf._win_hi, tf._pad_code
     scale = real.type(1.0 / n_fft)
@@ -170,9 +133,9 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     # The fused pass keeps r2c in/out, c2r in/out, and a block of magnitudes and momentum memory
     # in cache: half the STFT's block.
     block = max(1, _block_size(n_fft, real.itemsize) // 2)
-    chunks = _gl_chunks(n_frames, block)
+    chunks = _chunks(n_frames, block)
     tasks = [(item, chunk) for item in range(n_items) for chunk in chunks]
-    n_threads = min(settings.num_threads, max(1, n_items * n_frames // _MIN_FRAMES_PER_THREAD), len(tasks))
+    n_threads = _thread_count(len(tasks), n_items * n_frames)
     norm = tf._inverse_norm_for(real, n_ola, n_out, offset)
     plans = [{size: (get_plan("r2c", n_fft, size, real, slot=slot), get_plan("c2r", n_fft, size, real, slot=slot))
               for size in {c[1] for c in chunks}} for slot in range(n_threads)]

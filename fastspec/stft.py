@@ -69,6 +69,16 @@ def _thread_count(n_tasks, n_frames_total):
     return min(settings.num_threads, max(1, n_frames_total // _MIN_FRAMES_PER_THREAD), n_tasks)
 
 
+def _run_parts(parts, work):
+    """``work(slot, parts[slot])`` for every slot, on a pool thread each when there are several."""
+    if len(parts) == 1:
+        work(0, parts[0])
+        return
+    futures = [_pool(len(parts)).submit(work, slot, part) for slot, part in enumerate(parts)]
+    for f in futures:
+        f.result()
+
+
 def _run(n_items, n_chunks, work, n_frames_total):
     """Run ``work(slot, tasks)`` over all ``(item, chunk index)`` tasks, threaded when it pays."""
     threads = _thread_count(n_items * n_chunks, n_frames_total)
@@ -76,10 +86,7 @@ def _run(n_items, n_chunks, work, n_frames_total):
         work(0, _all_tasks(n_items, n_chunks))
         return
     tasks = list(_all_tasks(n_items, n_chunks))
-    parts = [tasks[i::threads] for i in range(threads)]
-    futures = [_pool(threads).submit(work, slot, part) for slot, part in enumerate(parts)]
-    for f in futures:
-        f.result()
+    _run_parts([tasks[i::threads] for i in range(threads)], work)
 
 
 class Stft:
@@ -276,6 +283,30 @@ class Stft:
         return self._forward(y, y.dtype, post, out)
 
     # ----- inverse -------------------------------------------------------------------------
+    def inverse_geometry(self, n_frames, length=None):
+        """Output samples and frames used by the inverse of ``n_frames`` frames (librosa's rule).
+
+        Parameters
+        ----------
+        n_frames : int
+            Frames of the spectrogram.
+        length : int, optional
+            Requested output length; frames that cannot reach it are left out.
+
+        Returns
+        -------
+        n_out : int
+            Output samples.
+        n_used : int
+            Frames that overlap-add into the output.
+        """
+        if length is not None:
+            return length, min(n_frames, -(-(length + 2 * self._offset) // self._hop_length))
+        n_out = self._n_fft + self._hop_length * (n_frames - 1) - 2 * self._offset
+        if n_out < 1:
+            raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={self._n_fft} with center=True")
+        return n_out, n_frames
+
     def _inverse_norm_for(self, dtype, n_frames, n_out, offset):
         key = (np.dtype(dtype), n_frames, n_out, offset)
         norm = self._inverse_norm.get(key)
@@ -312,16 +343,9 @@ class Stft:
         cplx = np.result_type(real, np.complex64)
         n_fft, hop = self._n_fft, self._hop_length
         offset = self._offset
-        n_frames = S.shape[-1]
         if length is not None:
             length = _validate.positive_int(length, "length")
-            padded = length + 2 * offset
-            n_frames = min(n_frames, -(-padded // hop))
-            n_out = length
-        else:
-            n_out = n_fft + hop * (n_frames - 1) - 2 * offset
-            if n_out < 1:
-                raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={n_fft} with center=True")
+        n_out, n_frames = self.inverse_geometry(S.shape[-1], length)
         lead = S.shape[:-2]
         frames = np.ascontiguousarray(np.swapaxes(S.reshape((-1,) + S.shape[-2:]), -1, -2)[:, :n_frames], dtype=cplx)
         n_items = frames.shape[0]

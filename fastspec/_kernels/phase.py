@@ -8,19 +8,12 @@ Layout: frames-major rows, ``(n_frames, n_freq)``, as the FFT plans produce them
 
 import math
 
-import numba
 import numpy as np
 
 from .._numba import serial
 
-# The projection divides by |a| + eps (> 0). Under numba's default Python error model every
-# division checks for zero and may raise, which stops LLVM vectorising the loop: 51 us per
-# 32 x 513 block against 10 us with the NumPy error model (IEEE results, no check), measured
-# here. Same options as ``serial`` otherwise. (Belongs in ``_numba.py``; kept here until then.)
-serial_ieee = numba.njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
-
-@serial_ieee
+@serial
 def project(spec, mag, prev, coef, eps, out):
     """One fast Griffin-Lim projection over FFT output rows (librosa's update order).
 
@@ -44,7 +37,7 @@ def project(spec, mag, prev, coef, eps, out):
             o_row[k] = complex(ar * s, ai * s)
 
 
-@serial_ieee
+@serial
 def project_tracked(spec, mag, prev, coef, eps, out, err):
     """:func:`project`, also accumulating the spectral convergence of ``spec``.
 
@@ -92,7 +85,7 @@ def magnitude_error(spec, mag, err):
     err[1] += total
 
 
-@serial_ieee
+@serial
 def _sincos(a):
     """``(cos(a), sin(a))`` for ``a`` in [-pi, pi] from the Taylor series to degree 20/21.
 
@@ -126,7 +119,7 @@ def _sincos(a):
     return c, a * s
 
 
-@serial_ieee
+@serial
 def polar(mag, phase, slope, out):
     """``out = mag * exp(1j * (phase - slope * k))`` over frames-major rows (``k`` the bin).
 
@@ -152,7 +145,7 @@ def polar(mag, phase, slope, out):
             o_row[k] = complex(real(m * c), real(m * s))
 
 
-@serial_ieee
+@serial
 def unit_phasor_fast(angles, out):
     """``out = complex(cos(angles), sin(angles))`` rounded to ``out``'s precision, 2-D.
 
