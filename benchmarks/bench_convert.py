@@ -11,8 +11,8 @@ Usage::
    timed as a fresh subprocess, start-up included, alternating, ``--repeats`` times; the table
    gives the best of each and the ratio. The outputs are compared (same shapes, values within
    float32 rounding of librosa's).
-2. **Where the time goes.** Start-up (interpreter and imports) and, per file on one thread in
-   one process, decode, compute and write (``np.save`` with the checksum).
+2. **Where the time goes.** The serial start-up (imports, then the warm-up the workers
+   inherit by fork) and, per file on one thread, decode, compute and write (with the checksum).
 3. **Dask scaling.** The same job on a local ``dask.distributed`` cluster of 1 and of 2 workers
    (already started and warmed up), throughput ratio.
 4. **Peak memory.** A 2-hour 44.1 kHz mono WAV converted to log-mel by ``fastspec convert``
@@ -137,14 +137,27 @@ def _compare_outputs(out_fs, out_lr):
     print(f"(outputs checked: same shapes and dtype, max difference {worst:.2g} dB on every 18th file)")
 
 
+_STARTUP = r"""
+import time
+t0 = time.perf_counter()
+import fastspec.cli, fastspec.batch as batch
+t1 = time.perf_counter()
+job = batch.Job("logmel", (("hop_length", 256), ("n_fft", 1024), ("n_mels", 80)), None, "mix", "float32", "npy",
+                16384)
+batch._warm(job, None)
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
 def breakdown(data_dir, workers):
-    """Start-up of the command, and one thread's decode / compute / write time per file."""
+    """The command's serial start-up, and one thread's decode / compute / write time per file."""
     import soundfile as sf
 
     from fastspec import batch, io
 
-    startup = min(_timed([sys.executable, "-c", "import fastspec.cli, fastspec.batch, fastspec.feature"])
-                  for _ in range(3))
+    starts = [subprocess.run([sys.executable, "-c", _STARTUP], env=_env(), capture_output=True, text=True,
+                             check=True).stdout.split() for _ in range(3)]
+    imports, warm = (min(float(s[i]) for s in starts) for i in (0, 1))
     files = sorted(glob.glob(os.path.join(data_dir, "*.wav")))[:60]
     job = batch.Job("logmel", (("hop_length", 256), ("n_fft", 1024), ("n_mels", 80)), None, "mix", "float32", "npy",
                     16384)
@@ -153,14 +166,14 @@ def breakdown(data_dir, workers):
     with batch.deterministic_fft():
         feat = batch._feature_for(job, 22050)
         feat.whole(sf.read(files[0], dtype="float32")[0])
-        for path in files:
+        for i, path in enumerate(files):
             t0 = time.perf_counter()
             with io.AudioStream(path) as stream:
                 y = np.concatenate(list(stream))
             t1 = time.perf_counter()
             S = feat.whole(y)
             t2 = time.perf_counter()
-            io.save_feature(os.path.join(tmp, "x.npy"), S)
+            io.save_feature(os.path.join(tmp, f"{i}.npy"), S)  # a new file each time, as in a run
             t3 = time.perf_counter()
             phases["decode"] += t1 - t0
             phases["compute"] += t2 - t1
@@ -169,12 +182,13 @@ def breakdown(data_dir, workers):
     per_file = {k: v / len(files) for k, v in phases.items()}
     total = sum(per_file.values())
     print("\n## Where the time goes (fastspec convert)\n")
-    print(f"- start-up (interpreter + imports of fastspec.cli/batch/feature): {startup:.2f} s")
+    print(f"- serial start-up in the parent, before the workers fork: imports {imports:.2f} s (numpy, numba, "
+          f"soundfile, fastspec), warm-up {warm:.2f} s (pyFFTW import, numba's first cache load, plans)")
     print(f"- per 10 s file on one thread: decode {per_file['decode'] * 1e3:.2f} ms, compute "
-          f"{per_file['compute'] * 1e3:.2f} ms, write + checksum {per_file['write'] * 1e3:.2f} ms "
+          f"{per_file['compute'] * 1e3:.2f} ms, write + SHA-256 {per_file['write'] * 1e3:.2f} ms "
           f"= {total * 1e3:.2f} ms ({10 / total:,.0f}x real time per thread)")
     print(f"- 360 files on {workers} workers at that rate: {360 * total / workers:.2f} s")
-    return startup, per_file
+    return per_file
 
 
 def dask_scaling(data_dir, workdir):
