@@ -416,26 +416,16 @@ def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None,
     r2c = get_raw_plan("r2c", fft_len)
     c2r = get_raw_plan("c2r", fft_len)
     # Separately aligned: FFTW's new-array execute needs the alignment the plan was made with.
-    x1_buffer = aligned(fft_len, np.float64)
-    corr = aligned(fft_len, np.float64)
-    product = aligned(fft_len // 2 + 1, np.complex128)
+    x1_buffer, x2_buffer, corr = (aligned(fft_len, np.float64) for _ in range(3))
+    spectrum, product = (aligned(fft_len // 2 + 1, np.complex128) for _ in range(2))
+    segment = np.zeros(n2, dtype=np.float32)
     window = _hamming(size)
-    # Slot 1: these buffers must not be the ones ``frames_of`` may be reading from.
-    segment_plan = _plan_lookup("r2c", fft_len, slot=1)
     for start, count in _blocks(n_frames, n_fft):
         frames, scale = frames_of(start, count)
-        segments = np.empty((count, n2), dtype=np.float32)
-        norms = np.empty(count)
-        if search:
-            seg_plan = segment_plan(count)
-            xcorr.estimate_segments(frames, est_start, scale, segments, norms, seg_plan.input)
-            spectra = seg_plan.execute()
-        else:
-            spectra = np.empty((count, fft_len // 2 + 1), dtype=np.complex128)
-        failed = xcorr.overlap_add_search(frames, spectra, segments, norms, start, step, size,
-                                          est_start, n1, scale, window, search, r2c.execute,
-                                          r2c.pointer, c2r.execute, c2r.pointer, x1_buffer, product, corr,
-                                          wave, offsets)
+        failed = xcorr.overlap_add_search(frames, start, step, size, est_start, n1, scale, window,
+                                          search, r2c.execute, r2c.pointer, c2r.execute,
+                                          c2r.pointer, x1_buffer, x2_buffer, corr, segment,
+                                          spectrum, product, wave, offsets)
         if failed >= 0:
             raise ValueError(
                 f"could not broadcast: frame {failed} shifted by {offsets[failed]} runs off its "

@@ -193,47 +193,41 @@ def pick_offset(corr, x1, x2, norm):
 
 
 @serial
-def estimate_segments(frames, est_start, scale, segments, norms, padded):
-    """Write the seed's ``x2`` of each frame to ``segments[b]`` (float32).
+def estimate_segment(frame, est_start, scale, segment, padded):
+    """Write the seed's ``x2`` of one frame to ``segment`` (float32) and ``padded[:n2]``.
 
     ``x2`` is the centred, float32-rounded segment ``[est_start, est_start + n2)`` of the
-    reversed, scaled estimate ``scale * frame[::-1]``. Its norm goes to ``norms[b]`` and,
-    zero-padded, it goes to ``padded[b]`` (an FFT input row). The mean is accumulated in
-    float64 and rounded to the estimate's dtype, where the seed subtracts it.
+    reversed, scaled estimate ``scale * frame[::-1]``; the mean is accumulated in float64 and
+    rounded to the estimate's dtype, where the seed subtracts it. ``padded`` is an FFT input
+    whose tail beyond ``n2`` stays zero. Returns the norm of ``x2``.
     """
-    n_rows, n_fft = frames.shape
-    n2 = segments.shape[1]
-    one = frames.dtype.type(scale)
-    for b in range(n_rows):
-        source = frames[b, n_fft - est_start - n2:n_fft - est_start]
-        seg = segments[b]
-        row = padded[b]
-        mean = frames.dtype.type(one * total(source) / n2)
-        for j in range(n2):
-            value = np.float32(one * source[n2 - 1 - j] - mean)
-            seg[j] = value
-            row[j] = value
-        norms[b] = np.sqrt(dot(seg, seg))
-        tail = row[n2:]
-        for j in range(tail.shape[0]):
-            tail[j] = 0.0
+    n_fft = frame.shape[0]
+    n2 = segment.shape[0]
+    one = frame.dtype.type(scale)
+    source = frame[n_fft - est_start - n2:n_fft - est_start]
+    mean = frame.dtype.type(one * total(source) / n2)
+    for j in range(n2):
+        value = np.float32(one * source[n2 - 1 - j] - mean)
+        segment[j] = value
+        padded[j] = value
+    return np.sqrt(dot(segment, segment))
 
 
 @serial
-def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_start, n1, scale,
-                       window, search, r2c, r2c_plan, c2r, c2r_plan, x1_buffer, product, corr, wave,
-                       offsets):
+def overlap_add_search(frames, first, step, size, est_start, n1, scale, window, search, r2c,
+                       r2c_plan, c2r, c2r_plan, x1_buffer, x2_buffer, corr, segment, spectrum,
+                       product, wave, offsets):
     """Place frames ``first ... first + len(frames) - 1`` into ``wave``, each at its best lag.
 
     ``frames[b]`` is ``n_fft * real(ifft(X))`` of one frame (unscaled, not reversed): the seed's
-    estimate is ``scale * frames[b][::-1]``. ``segments[b]`` is that estimate's centred float32
-    ``x2``, ``norms[b]`` its norm and ``spectra[b]`` its rfft zero-padded to the correlation
-    length ``P``; ``x1`` is the ``n1`` samples of the wave at the frame. ``r2c(r2c_plan, in,
-    out)`` and ``c2r(c2r_plan, in, out)`` are FFTW's new-array execute functions for length
-    ``P``; ``x1_buffer`` and ``corr`` (P float64) and ``product`` (P // 2 + 1 complex) are
-    scratch, each aligned as :func:`fastspec._fft.aligned` allocates.
-    Returns -1, or the index of the first frame whose shifted window would run off the
-    estimate (where the seed's slice assignment fails).
+    estimate is ``scale * frames[b][::-1]``. For each frame, ``x1`` is the ``n1`` samples of the
+    wave at the frame and ``x2`` (:func:`estimate_segment`, ``len(segment)`` samples) part of
+    its estimate; they are correlated through FFTs of length ``P``: ``r2c(r2c_plan, in, out)``
+    and ``c2r(c2r_plan, in, out)`` are FFTW's new-array execute functions. Scratch, each array
+    aligned as :func:`fastspec._fft.aligned` allocates: ``x1_buffer``, ``x2_buffer`` (zeroed:
+    their tails stay zero) and ``corr``, P float64; ``spectrum`` and ``product``, P // 2 + 1
+    complex; ``segment`` is float32. Returns -1, or the index of the first frame whose shifted
+    window would run off the estimate (where the seed's slice assignment fails).
     """
     n_rows, n_fft = frames.shape
     length = x1_buffer.shape[0]
@@ -244,11 +238,13 @@ def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_
         start = i * step
         offset = 0
         if search and i > 0:
+            norm2 = estimate_segment(frames[b], est_start, scale, segment, x2_buffer)
+            r2c(r2c_plan, x2_buffer.ctypes.data, spectrum.ctypes.data)
             norm1 = centre_float32(wave[start:start + n1], x1_buffer)
             r2c(r2c_plan, x1_buffer.ctypes.data, product.ctypes.data)
             # conj(X1) * X2 on interleaved (re, im) float64 pairs, which vectorises.
             x1_pairs = product.view(np.float64)
-            x2_pairs = spectra[b].view(np.float64)
+            x2_pairs = spectrum.view(np.float64)
             for k in range(product.shape[0]):
                 ar = x1_pairs[2 * k]
                 ai = x1_pairs[2 * k + 1]
@@ -258,7 +254,7 @@ def overlap_add_search(frames, spectra, segments, norms, first, step, size, est_
                 x1_pairs[2 * k + 1] = ar * bi - ai * br
             c2r(c2r_plan, product.ctypes.data, corr.ctypes.data)
             # The c2r result is the correlation times P; so is its error bound.
-            offset = pick_offset(corr, x1_buffer[:n1], segments[b], norm1 * norms[b] * length)
+            offset = pick_offset(corr, x1_buffer[:n1], segment, norm1 * norm2 * length)
         offsets[i] = offset
         lo = est_start - offset
         if lo < 0 or lo + size > n_fft:
