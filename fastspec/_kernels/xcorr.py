@@ -13,7 +13,9 @@ How the lag is found, measured per frame on the notebook's workload (896-sample 
 - correlation by FFT, 1344-point real transforms (enough for the searched lags without
   wrap-around), the estimates' spectra batched up front through pyFFTW: with numpy.fft inside
   the loop (rocket-fft) 10.6-13 us, through half-length complex FFTs 12.8 us, with FFTW's own
-  plans called from the loop (``_fft.get_raw_plan``) 4.4 us. That last one is used.
+  plans called from the loop (``_fft.get_raw_plan``) 4.4 us. That last one is used, and the
+  estimate's transform moved into the loop too (same plan, no batch pass over the frames:
+  4% faster over a whole inversion).
 
 The FFT values only locate the peak: every lag whose FFT value lies within a safe margin of
 it (in practice one or two) is recomputed as a float64 sum of the float32 operands' products
