@@ -192,7 +192,7 @@ def breakdown(data_dir, workers):
 
 
 def dask_scaling(data_dir, workdir):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from fastspec import batch
 
@@ -205,15 +205,14 @@ def dask_scaling(data_dir, workdir):
     results = {}
     for n in (1, 2):
         t0 = time.perf_counter()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        with batch.local_cluster(n) as cluster, Client(cluster) as client:
             started = time.perf_counter() - t0
             out = os.path.join(workdir, f"out_dask{n}")
             batch.convert(data_dir, out, client=client, overwrite=True, **params)  # warm-up
             shutil.rmtree(out)
             summary = batch.convert(data_dir, out, client=client, **params)
             results[n] = (summary.realtime_factor, summary.wall_seconds, started)
-    print("\n## Dask scaling (local cluster, warmed up; cluster start not included)\n")
+    print("\n## Dask scaling (fastspec.batch.local_cluster, warmed up; cluster start not included)\n")
     print("| workers | wall time (s) | x real time | cluster start (s) |")
     print("|---:|---:|---:|---:|")
     for n, (rt, wall, started) in results.items():

@@ -1001,6 +1001,34 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     return summary
 
 
+def local_cluster(n_workers=None):
+    """Start a ``distributed.LocalCluster`` suited to conversion: processes of one thread.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also fixes
+    glibc's mmap threshold: every array of more than 128 kB is then mapped and unmapped
+    afresh, and faulting its pages in made each 10 s clip 50% slower (4.9 against 3.2 ms).
+    These workers start without it. For a cluster of your own, leave that variable out of
+    ``distributed.nanny.pre-spawn-environ`` the same way.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Worker processes. Default: the CPUs this process may run on.
+
+    Returns
+    -------
+    distributed.LocalCluster
+    """
+    import dask
+    from distributed import LocalCluster
+
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(n_workers=n_workers or _cpu_count(), threads_per_worker=1, processes=True,
+                            dashboard_address=None)
+
+
 class _dask_client:
     """A ``distributed.Client`` on ``scheduler``, or on a local cluster started (and stopped) here."""
 
@@ -1009,11 +1037,10 @@ class _dask_client:
         self._cluster = None
 
     def __enter__(self):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if self._local:
-            self._cluster = LocalCluster(n_workers=self._workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+            self._cluster = local_cluster(self._workers)
             self._client = Client(self._cluster)
         else:
             self._client = Client(self._scheduler)

@@ -137,8 +137,9 @@ def test_dask_gives_identical_bytes(tree, converted, tmp_path):
                             **PARAMS)
     assert len(summary.converted) == len(GOOD) and len(summary.failed) == len(BAD)
     assert _outputs(tmp_path / "local") == _outputs(out)
-    # An existing cluster, by its scheduler's address.
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    # An existing cluster, by its scheduler's address; its workers run without Dask's malloc trim.
+    with batch.local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        assert list(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
         summary = batch.convert(tree, tmp_path / "remote", feature="logmel", scheduler=cluster.scheduler_address,
                                 progress=False, **PARAMS)
     assert len(summary.converted) == len(GOOD)
