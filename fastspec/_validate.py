@@ -54,6 +54,8 @@ def _all_finite(x):
     flat = x.ravel(order="K")
     if flat.dtype.kind == "c":
         flat = flat.view(flat.real.dtype)
+    if flat.dtype.itemsize < 4:  # numba has no float16 arithmetic
+        return bool(np.isfinite(flat).all())
     if _JIT_DISABLED:  # the loop then runs on numpy scalars, which warn on inf - inf
         with np.errstate(invalid="ignore"):
             return bool(all_finite(flat))

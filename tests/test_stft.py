@@ -241,3 +241,14 @@ def test_builtin_cosine_windows_equal_scipy():
     for name in _COSINE_WINDOWS:
         for n in (1, 2, 3, 255, 256, 400, 2048):
             np.testing.assert_array_equal(get_window(name, n), scipy.signal.get_window(name, n, fftbins=True))
+
+
+def test_float16_input_is_promoted_to_float32():
+    y = data.chirp(8000, 0.3, dtype=np.float16)
+    S = fastspec.stft(y, n_fft=256)
+    assert S.dtype == np.complex64
+    assert_close(S, librosa.stft(y.astype(np.float32), n_fft=256), "stft")
+    with pytest.raises(ParameterError, match="NaN or Inf"):
+        fastspec.stft(np.array([0, np.inf], dtype=np.float16))
+    mag16 = np.abs(S).astype(np.float16)
+    assert fastspec.istft(mag16.astype(np.complex64), length=y.size).dtype == np.float32
