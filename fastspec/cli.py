@@ -25,33 +25,48 @@ def _timed(fn, repeats=5):
 
 
 def cmd_demo(args):
-    """Synthesise the example signal, write its spectrograms as PNG and its inversion as WAV."""
+    """Synthesise the example signal, write its spectrogram and mel PNGs, invert it to WAV."""
     import soundfile
 
     from . import data, decibel, plot
+    from .feature import MelSpectrogram
+    from .phase import griffin_lim, mel_to_audio, spectral_convergence
     from .stft import Stft
 
     os.makedirs(args.outdir, exist_ok=True)
-    sr, n_fft, hop = 22050, 1024, 256
+    sr, n_fft, hop, n_mels = 22050, 1024, 256, 128
     t0 = time.perf_counter()
     y = data.example(sr, args.duration)
     tf = Stft(n_fft=n_fft, hop_length=hop)
     S, t_spec = _timed(lambda: tf.spectrogram(y))
     first = time.perf_counter() - t0
-    png = plot.save_spectrogram(decibel.amplitude_to_db(S, ref=np.max), os.path.join(args.outdir, "spectrogram.png"),
-                                sr=sr, hop_length=hop, title="fastspec demo: spectrogram (dB)")
-    wav_in = os.path.join(args.outdir, "example.wav")
-    soundfile.write(wav_in, y, sr)
-    X = tf.stft(y)
-    back, t_inv = _timed(lambda: tf.istft(X, length=y.size))
-    wav_out = os.path.join(args.outdir, "resynthesis.wav")
-    soundfile.write(wav_out, back, sr)
-    err = float(np.max(np.abs(back - y)))
-    print(f"signal: {args.duration:g} s synthetic bird song + speech at {sr} Hz")
-    print(f"spectrogram n_fft={n_fft} hop={hop}: {t_spec * 1e3:.2f} ms ({args.duration / t_spec:,.0f}x real time); "
-          f"first call incl. compile/plan {first:.2f} s")
-    print(f"istft resynthesis: {t_inv * 1e3:.2f} ms, max error {err:.2e}")
-    for path in (png, wav_in, wav_out):
+    mel = MelSpectrogram(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
+    M, t_mel = _timed(lambda: mel(y))
+    y_gl, t_gl = _timed(lambda: griffin_lim(S, n_fft=n_fft, hop_length=hop, init="pghi", n_iter=32, length=y.size),
+                        repeats=1)
+    y_mel, t_mel_inv = _timed(lambda: mel_to_audio(M, sr=sr, n_fft=n_fft, hop_length=hop, n_iter=32, length=y.size),
+                              repeats=1)
+    sc_gl = spectral_convergence(S, y_gl, n_fft=n_fft, hop_length=hop)
+    sc_mel = spectral_convergence(S, y_mel, n_fft=n_fft, hop_length=hop)
+    paths = [
+        plot.save_spectrogram(decibel.amplitude_to_db(S, ref=np.max), os.path.join(args.outdir, "spectrogram.png"),
+                              sr=sr, hop_length=hop, title="fastspec demo: spectrogram (dB)"),
+        plot.save_spectrogram(decibel.power_to_db(M, ref=np.max), os.path.join(args.outdir, "melspectrogram.png"),
+                              sr=sr, hop_length=hop, y_axis="mel",
+                              title=f"fastspec demo: {n_mels}-band mel spectrogram (dB)"),
+    ]
+    outputs = (("example.wav", y), ("inverted_pghi_griffin_lim.wav", y_gl), ("inverted_from_mel.wav", y_mel))
+    for name, signal in outputs:
+        paths.append(os.path.join(args.outdir, name))
+        soundfile.write(paths[-1], signal, sr)
+    print(f"signal: {args.duration:g} s synthetic bird song + speech at {sr} Hz (fastspec.data.example)")
+    print(f"first call incl. compile/plan: {first:.2f} s")
+    timings = ((f"spectrogram n_fft={n_fft} hop={hop}", t_spec), (f"mel spectrogram {n_mels} bands", t_mel))
+    for label, seconds in timings:
+        print(f"{label}: {seconds * 1e3:.2f} ms ({args.duration / seconds:,.0f}x real time)")
+    print(f"PGHI + 32 fast Griffin-Lim iterations: {t_gl * 1e3:.0f} ms, spectral convergence {sc_gl:.1f} dB")
+    print(f"mel -> audio (NNLS + 32 iterations): {t_mel_inv * 1e3:.0f} ms, spectral convergence {sc_mel:.1f} dB")
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -375,6 +390,45 @@ def cmd_plot(args):
     return 0
 
 
+def _add_invert(sub):
+    p = sub.add_parser("invert", help="feature file (.npy/.npz) or audio's features -> audio (PGHI + Griffin-Lim)",
+                       description="Invert a feature file, or an audio file's features, to audio. Parameters not "
+                                   "given come from the .npz metadata, else librosa's defaults.")
+    p.add_argument("input", help="feature file (.npy/.npz) or audio file")
+    p.add_argument("-o", "--output", required=True, help="audio file to write (.wav, .flac, .ogg)")
+    p.add_argument("--kind", choices=["magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty"],
+                   help="what the array holds (default: the file's metadata, else magnitude)")
+    p.add_argument("--sr", type=int, help="sample rate (default: metadata, else 22050)")
+    p.add_argument("--n-fft", type=int, help="FFT length")
+    p.add_argument("--hop-length", type=int, help="samples between frames")
+    p.add_argument("--win-length", type=int, help="window length")
+    p.add_argument("--window", default="hann", help="window name (default: hann)")
+    p.add_argument("--n-iter", type=int, default=32, help="Griffin-Lim iterations (default: 32)")
+    p.add_argument("--momentum", type=float, default=0.99, help="fast Griffin-Lim momentum (default: 0.99)")
+    p.add_argument("--init", default="pghi", choices=["pghi", "random", "zeros"], help="initial phase (default: pghi)")
+    p.add_argument("--n-mels", type=int, default=128, help="mel bands (mel/mfcc kinds; default: 128)")
+    p.add_argument("--fmin", type=float, default=0.0, help="lowest mel frequency (Hz)")
+    p.add_argument("--fmax", type=float, help="highest mel frequency (Hz)")
+    p.add_argument("--fft-size", type=int, default=512, help="seed pretty spectrogram: frame and FFT length")
+    p.add_argument("--step-size", type=int, default=64, help="seed pretty spectrogram: hop")
+    p.set_defaults(func=cmd_invert)
+
+
+def cmd_invert(args):
+    """Run :func:`fastspec.phase.invert_file` and report what it wrote."""
+    from .phase import invert_file
+
+    result = invert_file(args.input, args.output, kind=args.kind, sr=args.sr, n_fft=args.n_fft,
+                         hop_length=args.hop_length, win_length=args.win_length, window=args.window,
+                         n_iter=args.n_iter, momentum=args.momentum, init=args.init, n_mels=args.n_mels,
+                         fmin=args.fmin, fmax=args.fmax, fft_size=args.fft_size, step_size=args.step_size)
+    sc = result["spectral_convergence"]
+    quality = f", spectral convergence {sc:.1f} dB" if sc is not None else ""
+    print(f"wrote {result['output_path']}: {result['n_samples'] / result['sr']:.2f} s at {result['sr']} Hz "
+          f"from {result['kind']}{quality}")
+    return 0
+
+
 def build_parser():
     """Return the ``fastspec`` argument parser."""
     parser = argparse.ArgumentParser(prog="fastspec", description="Fast spectrograms, mel features and inversion.")
@@ -382,6 +436,7 @@ def build_parser():
     _add_convert(sub)
     _add_plot(sub)
     _add_info(sub)
+    _add_invert(sub)
 
     demo = sub.add_parser("demo", help="synthesise an example, write spectrogram PNGs and resynthesised WAV")
     demo.add_argument("--outdir", default="fastspec-demo", help="output folder (default: %(default)s)")
@@ -412,12 +467,10 @@ def main(argv=None):
     int
         Exit code.
     """
-    from .io import AudioFileError
-
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
-    except (ParameterError, AudioFileError) as err:
+    except (ParameterError, OSError) as err:  # OSError: unreadable or missing files (AudioFileError is one)
         print(f"fastspec {args.command}: {err}", file=sys.stderr)
         code = 2
     if argv is None and args.command == "convert":
