@@ -1,7 +1,15 @@
 """fastspec: spectrograms, mel features and their inversion, fast and checked against references."""
 
 from . import data, feature, filters
-from ._config import get_num_threads, set_fft_backend, set_num_threads, set_planner_effort
+from ._config import (
+    config,
+    get_num_threads,
+    set_fft_backend,
+    set_num_threads,
+    set_plan_cache_size,
+    set_planner_effort,
+    set_reproducible,
+)
 from ._fft import clear_plan_cache, export_wisdom, import_wisdom
 from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
@@ -21,9 +29,11 @@ from .stft import Stft, istft, spectrogram, stft
 __version__ = "0.1.0"
 
 __all__ = [
-    "MFCC", "MelSpectrogram", "ParameterError", "Stft", "amplitude_to_db", "data", "delta", "feature", "filters",
+    "MFCC", "MelSpectrogram", "ParameterError", "Stft", "amplitude_to_db", "config", "data", "delta", "feature",
+    "filters",
     "griffin_lim", "mel_to_audio", "mel_to_stft", "melspectrogram", "mfcc", "mfcc_to_audio", "mfcc_to_mel", "pghi",
     "pretty_to_audio", "spectral_convergence", "clear_plan_cache", "db_to_amplitude",
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
-    "set_fft_backend", "set_num_threads", "set_planner_effort", "spectrogram", "stft",
+    "set_fft_backend", "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
+    "spectrogram", "stft",
 ]

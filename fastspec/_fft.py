@@ -1,4 +1,4 @@
-"""The FFT plan cache: batched real transforms on aligned scratch buffers.
+"""FFT plans: a bounded pool of batched real transforms, each with its own aligned buffers.
 
 A plan transforms ``batch`` rows of length ``n_fft`` at once: ``"r2c"`` takes real rows in
 ``plan.input`` and returns ``(batch, n_fft // 2 + 1)`` complex rows, ``"c2r"`` the reverse.
@@ -6,22 +6,52 @@ Neither direction scales, so a c2r after an r2c multiplies by ``n_fft``. Callers
 ``plan.input`` and read the array that ``plan.execute()`` returns; plans are never built on user
 arrays, because FFTW's planner overwrites the arrays it plans on.
 
-Plans are cached by everything that makes them differ (kind, length, batch, dtype, threads,
-planner effort, backend, and the worker slot that owns the buffers; buffers are always allocated
-at pyFFTW's SIMD alignment, so alignment is fixed per process). Building one is
-serialised by a lock: FFTW's planner is not thread-safe. Executing a plan releases the GIL.
+A plan's buffers belong to one call at a time: :func:`acquire` hands out an idle plan of the wanted
+shape (or builds one) and :func:`release` takes it back, so concurrent calls never share a buffer.
+Plans of one shape are interchangeable: every one is built on buffers at pyFFTW's SIMD alignment
+from the same wisdom (and ``"auto"`` decides the backend once per shape), so they compute the same
+bits. Idle plans are kept up to the plan cache bound (:func:`fastspec.set_plan_cache_size`), least
+recently used evicted first. Building and destroying plans is serialised by one lock (FFTW's planner
+is not thread-safe), each build is capped at ``PLANNING_TIME_LIMIT`` seconds of measuring, and a
+fork waits for a build in progress so the child inherits a consistent planner.
 """
 
+import collections
+import os
 import sys
 import threading
 import time
 
 import numpy as np
 
-from ._config import settings
+from ._config import current
 
-_lock = threading.Lock()
-_cache = {}
+PLANNING_TIME_LIMIT = 1.0
+"""Seconds FFTW may spend measuring one new plan before it settles (n_fft=2**22 took 48 s unbounded)."""
+
+_planner_lock = threading.Lock()
+_idle_lock = threading.Lock()
+_idle = collections.OrderedDict()  # key -> idle plans of that key, least recently used key first
+_idle_bytes = [0]
+_choices = {}  # "auto" backend decided once per shape
+
+
+def _reset_after_fork():
+    global _planner_lock, _idle_lock
+    _planner_lock, _idle_lock = threading.Lock(), threading.Lock()
+
+
+def _before_fork():
+    _planner_lock.acquire()
+    _idle_lock.acquire()
+
+
+def _after_fork_in_parent():
+    _idle_lock.release()
+    _planner_lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_reset_after_fork)
 
 
 def _pyfftw():
@@ -40,12 +70,30 @@ def _pyfftw():
     return pyfftw
 
 
+class _WisdomSet:
+    """Plan without accumulated wisdom (reproducible mode), restoring it afterwards; planner lock held."""
+
+    def __enter__(self):
+        pyfftw = _pyfftw()
+        self._saved = pyfftw.export_wisdom()
+        pyfftw.forget_wisdom()
+
+    def __exit__(self, *exc):
+        pyfftw = _pyfftw()
+        pyfftw.forget_wisdom()
+        pyfftw.import_wisdom(self._saved)
+
+
+def _fftw_flags(effort):
+    return "FFTW_ESTIMATE" if effort == "reproducible" else effort
+
+
 class FftwPlan:
     """A pyFFTW plan with its own aligned input and output buffers."""
 
     backend = "fftw"
 
-    def __init__(self, kind, n_fft, batch, dtype, threads, effort):
+    def __init__(self, kind, n_fft, batch, dtype, effort):
         pyfftw = _pyfftw()
         align = pyfftw.simd_alignment
         real = np.dtype(dtype)
@@ -61,10 +109,13 @@ class FftwPlan:
             direction = "FFTW_BACKWARD"
         self._fftw = pyfftw.FFTW(
             self.input, output, axes=(-1,), direction=direction,
-            flags=(effort, "FFTW_DESTROY_INPUT"), threads=threads,
+            flags=(_fftw_flags(effort), "FFTW_DESTROY_INPUT"), threads=1,
+            planning_timelimit=PLANNING_TIME_LIMIT,
         )
         self.input[...] = 0
         self.output = output
+        # FFTW's own plan data (twiddles, buffers) is of the order of one transform.
+        self.nbytes = self.input.nbytes + output.nbytes + 16 * n_fft
 
     def execute(self):
         """Transform ``self.input`` (destroying it) and return the output buffer."""
@@ -77,23 +128,22 @@ class ScipyPlan:
 
     backend = "scipy"
 
-    def __init__(self, kind, n_fft, batch, dtype, threads, effort):
+    def __init__(self, kind, n_fft, batch, dtype, effort):
         real = np.dtype(dtype)
         cplx = np.result_type(real, np.complex64)
         align = _pyfftw().simd_alignment
-        self._kind, self._n_fft, self._workers = kind, n_fft, threads
+        self._kind, self._n_fft = kind, n_fft
         shape = (batch, n_fft) if kind == "r2c" else (batch, n_fft // 2 + 1)
         self.input = _pyfftw().zeros_aligned(shape, dtype=real if kind == "r2c" else cplx, n=align)
+        self.nbytes = self.input.nbytes
 
     def execute(self):
         """Transform ``self.input`` and return a new output array (unscaled both ways)."""
         import scipy.fft
 
         if self._kind == "r2c":
-            return scipy.fft.rfft(self.input, axis=-1, workers=self._workers, overwrite_x=True)
-        return scipy.fft.irfft(
-            self.input, n=self._n_fft, axis=-1, norm="forward", workers=self._workers, overwrite_x=True
-        )
+            return scipy.fft.rfft(self.input, axis=-1, workers=1, overwrite_x=True)
+        return scipy.fft.irfft(self.input, n=self._n_fft, axis=-1, norm="forward", workers=1, overwrite_x=True)
 
 
 def _time_plan(plan, repeats=3):
@@ -105,56 +155,89 @@ def _time_plan(plan, repeats=3):
     return best
 
 
-def _build(kind, n_fft, batch, dtype, threads, effort, backend):
-    if backend == "fftw":
-        return FftwPlan(kind, n_fft, batch, dtype, threads, effort)
-    if backend == "scipy":
-        return ScipyPlan(kind, n_fft, batch, dtype, threads, effort)
-    # auto: measure both once for this shape and keep the faster, as FFTW's planner does.
-    fftw_plan = FftwPlan(kind, n_fft, batch, dtype, threads, effort)
-    scipy_plan = ScipyPlan(kind, n_fft, batch, dtype, threads, effort)
-    return fftw_plan if _time_plan(fftw_plan) <= _time_plan(scipy_plan) else scipy_plan
-
-
-def get_plan(kind, n_fft, batch, dtype, threads=1, slot=0):
-    """Return the cached plan for this transform, building it on first use.
-
-    Parameters
-    ----------
-    kind : {"r2c", "c2r"}
-        Forward real-to-complex or inverse complex-to-real transform.
-    n_fft : int
-        Transform length.
-    batch : int
-        Number of rows transformed per call.
-    dtype : numpy dtype
-        float32 or float64 (the real side); the complex side follows.
-    threads : int
-        Threads inside one transform (fastspec's block pipeline uses 1 per worker).
-    slot : int
-        Worker slot: each worker thread gets its own buffers.
-
-    Returns
-    -------
-    FftwPlan or ScipyPlan
-    """
-    key = (kind, int(n_fft), int(batch), np.dtype(dtype).str, int(threads),
-           settings.planner_effort, settings.fft_backend, int(slot))
-    plan = _cache.get(key)
-    if plan is None:
-        with _lock:
-            plan = _cache.get(key)
-            if plan is None:
-                plan = _build(kind, n_fft, batch, dtype, threads, settings.planner_effort,
-                              settings.fft_backend)
-                _cache[key] = plan
+def _build(key):
+    """A new plan for ``key``; the planner lock is held."""
+    kind, n_fft, batch, dtype, effort, backend = key
+    if backend == "auto":
+        shape = key[:5]
+        backend = _choices.get(shape)
+        if backend is None:
+            # Measure both once for this shape and keep the faster, as FFTW's planner does.
+            fftw_plan = FftwPlan(kind, n_fft, batch, dtype, effort)
+            scipy_plan = ScipyPlan(kind, n_fft, batch, dtype, effort)
+            faster = fftw_plan if _time_plan(fftw_plan) <= _time_plan(scipy_plan) else scipy_plan
+            if len(_choices) > 4096:
+                _choices.clear()
+            _choices[shape] = faster.backend
+            faster.key = key
+            return faster
+    plan = (FftwPlan if backend == "fftw" else ScipyPlan)(kind, n_fft, batch, dtype, effort)
+    plan.key = key
     return plan
 
 
+def plan_key(kind, n_fft, batch, dtype, settings=None):
+    """The pool key of a transform under ``settings`` (default: this thread's current settings)."""
+    settings = current() if settings is None else settings
+    return (kind, int(n_fft), int(batch), np.dtype(dtype).str, settings.plan_effort, settings.plan_backend)
+
+
+def acquire(key):
+    """Check out a plan for ``key`` (from :func:`plan_key`): an idle one, or a new one.
+
+    The caller owns its buffers until :func:`release`.
+    """
+    with _idle_lock:
+        stack = _idle.get(key)
+        if stack:
+            plan = stack.pop()
+            _idle_bytes[0] -= plan.nbytes
+            return plan
+    with _planner_lock:
+        if key[4] == "reproducible":
+            with _WisdomSet():
+                return _build(key)
+        return _build(key)
+
+
+def release(plans, limit_mb=None):
+    """Return checked-out plans to the pool, evicting the least recently used beyond the bound."""
+    limit = (current().plan_cache_mb if limit_mb is None else limit_mb) * (1 << 20)
+    evicted = []
+    with _idle_lock:
+        for plan in plans:
+            stack = _idle.get(plan.key)
+            if stack is None:
+                stack = _idle[plan.key] = []
+            else:
+                _idle.move_to_end(plan.key)
+            stack.append(plan)
+            _idle_bytes[0] += plan.nbytes
+        while _idle_bytes[0] > limit and _idle:
+            key, stack = next(iter(_idle.items()))
+            old = stack.pop(0)
+            _idle_bytes[0] -= old.nbytes
+            evicted.append(old)
+            if not stack:
+                del _idle[key]
+    if evicted:
+        with _planner_lock:  # destroying an FFTW plan is planner work too
+            evicted.clear()
+
+
+def cached_bytes():
+    """Bytes held by idle plans in the pool."""
+    return _idle_bytes[0]
+
+
 def clear_plan_cache():
-    """Drop every cached plan (FFTW keeps its accumulated wisdom)."""
-    with _lock:
-        _cache.clear()
+    """Drop every idle cached plan (FFTW keeps its accumulated wisdom)."""
+    with _idle_lock:
+        dropped = list(_idle.values())
+        _idle.clear()
+        _idle_bytes[0] = 0
+    with _planner_lock:
+        dropped.clear()
 
 
 def export_wisdom(path):
@@ -165,7 +248,7 @@ def export_wisdom(path):
     path : str or os.PathLike
         Destination file.
     """
-    with _lock:
+    with _planner_lock:
         blobs = _pyfftw().export_wisdom()
     with open(path, "wb") as f:
         for blob in blobs:
@@ -195,7 +278,7 @@ def import_wisdom(path):
             if len(size) != 8:
                 raise ParameterError(f"{path}: not a fastspec wisdom file")
             blobs.append(f.read(int.from_bytes(size, "little")))
-    with _lock:
+    with _planner_lock:
         return _pyfftw().import_wisdom(tuple(blobs))
 
 
@@ -218,7 +301,6 @@ def _fftw_library():
     import ctypes
     import ctypes.util
     import glob
-    import os
 
     pyfftw = _pyfftw()
     candidates = []
@@ -251,6 +333,8 @@ def _fftw_library():
             execute = getattr(lib, f"fftw_execute_dft_{kind}")
             execute.restype = None
             execute.argtypes = [size_t, size_t, size_t]
+        lib.fftw_set_timelimit.restype = None
+        lib.fftw_set_timelimit.argtypes = [ctypes.c_double]
         _library.append(lib)
         return lib
     raise RuntimeError("fastspec could not locate the FFTW library that pyFFTW uses")
@@ -274,8 +358,9 @@ class RawPlan:
         real = pyfftw.empty_aligned(n_fft, dtype=np.float64, n=pyfftw.simd_alignment)
         cplx = pyfftw.empty_aligned(n_fft // 2 + 1, dtype=np.complex128, n=pyfftw.simd_alignment)
         source, target = (real, cplx) if kind == "r2c" else (cplx, real)
+        lib.fftw_set_timelimit(PLANNING_TIME_LIMIT)
         self.pointer = getattr(lib, f"fftw_plan_dft_{kind}_1d")(
-            n_fft, source.ctypes.data, target.ctypes.data, _FLAGS[effort])
+            n_fft, source.ctypes.data, target.ctypes.data, _FLAGS[_fftw_flags(effort)])
         if not self.pointer:
             raise RuntimeError(f"FFTW could not plan a {kind} transform of length {n_fft}")
         self.execute = getattr(lib, f"fftw_execute_dft_{kind}")
@@ -290,6 +375,8 @@ def aligned(shape, dtype):
 def get_raw_plan(kind, n_fft):
     """Return the cached :class:`RawPlan` (``"r2c"`` or ``"c2r"``, float64) of length ``n_fft``.
 
+    Raw plans hold no buffers (every execution names its arrays), so one plan serves every thread.
+
     Parameters
     ----------
     kind : {"r2c", "c2r"}
@@ -299,12 +386,16 @@ def get_raw_plan(kind, n_fft):
     -------
     RawPlan
     """
-    key = (kind, int(n_fft), settings.planner_effort)
+    key = (kind, int(n_fft), current().plan_effort)
     plan = _raw_cache.get(key)
     if plan is None:
-        with _lock:
+        with _planner_lock:
             plan = _raw_cache.get(key)
             if plan is None:
-                plan = RawPlan(kind, int(n_fft), settings.planner_effort)
+                if key[2] == "reproducible":
+                    with _WisdomSet():
+                        plan = RawPlan(kind, key[1], key[2])
+                else:
+                    plan = RawPlan(kind, key[1], key[2])
                 _raw_cache[key] = plan
     return plan

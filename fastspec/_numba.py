@@ -7,11 +7,9 @@ checked for agreement with the plain reference, and reassociation would break it
 
 import numba
 
-# fastspec parallelises by running blocks of frames on its own threads, each calling serial
-# nogil kernels and a single-threaded FFTW plan. Should a parallel numba kernel ever run beside
-# FFTW threads, workqueue has no spinning idle threads (OpenMP's spin made the pair 4x slower
-# on 2 cores, measured at n_fft 512).
-numba.config.THREADING_LAYER = "workqueue"
+# fastspec parallelises by running blocks of frames on its own threads (fastspec._engine), each
+# calling serial nogil kernels and a single-threaded FFTW plan; it has no parallel numba kernel, so
+# it leaves numba's threading layer, and everything else about the host's numba, alone.
 
 # error_model="numpy": division follows IEEE (inf/nan, no zero check). Numba's default Python
 # error model checks every division and may raise, which stops LLVM vectorising the loop: the

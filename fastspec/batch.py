@@ -5,9 +5,10 @@ on local worker processes (default) or a ``dask.distributed`` cluster. Files are
 work, handed out longest first so that the workers finish together (on Dask, short files
 travel in bundles, as a task costs more to schedule than a 10 s clip costs to convert).
 
-Each worker runs one thread (``FASTSPEC_NUM_THREADS=1``: no oversubscription) and a
-deterministic FFT setup (FFTW plans from ``FFTW_ESTIMATE``, no inherited wisdom), so outputs are
-byte-identical whichever engine or worker computed them; on this machine ESTIMATE plans run as
+Each conversion runs on one thread (no oversubscription) with reproducible FFT plans (FFTW plans
+from ``FFTW_ESTIMATE``, no accumulated wisdom; :func:`deterministic_fft`), set for the converting
+thread alone, so outputs are byte-identical whichever engine, worker process or worker thread
+computed them; on this machine ESTIMATE plans run as
 fast as MEASURE ones for these sizes (1.67 against 1.74 ms per 10 s log-mel) and cost no planning.
 
 Long files are read and converted in blocks of frames: each block's samples overlap the next
@@ -39,6 +40,7 @@ import time
 
 import numpy as np
 
+from . import _config, _engine
 from . import io as audio_io
 from ._validate import ParameterError
 
@@ -57,7 +59,6 @@ FEATURES = {
 
 MANIFEST = "manifest.jsonl"
 FORMATS = ("npy", "npz")
-_STFT_CHUNK = 256  # every STFT chunk size (fastspec.stft._block_size) divides this
 
 
 # ----- features ----------------------------------------------------------------------------------
@@ -223,40 +224,14 @@ def _jsonable(value):
 _worker_state = {}
 
 
-class deterministic_fft:
-    """Context manager: the FFT setup of batch workers, restoring the caller's afterwards.
+def deterministic_fft():
+    """Context manager: the FFT setup every conversion runs in, for the calling thread only.
 
-    One thread, pyFFTW plans from ``FFTW_ESTIMATE`` and no FFTW wisdom: wisdom measured with
-    ``FFTW_MEASURE`` would make plans (and the last bits of results) depend on the process's
-    history. Results computed inside equal those :func:`convert` writes, bit for bit.
+    One thread and reproducible plans (:func:`fastspec.set_reproducible`: FFTW's ``FFTW_ESTIMATE``,
+    no accumulated wisdom): results do not depend on the process's history, so results computed
+    inside equal those :func:`convert` writes, bit for bit, on any engine, worker or thread.
     """
-
-    def __enter__(self):
-        from . import _config, _fft
-
-        pyfftw = _fft._pyfftw()
-        self._saved = (_config.set_num_threads(1), _config.set_fft_backend("fftw"),
-                       _config.set_planner_effort("FFTW_ESTIMATE"), pyfftw.export_wisdom())
-        pyfftw.forget_wisdom()
-        return self
-
-    def __exit__(self, *exc):
-        from . import _config, _fft
-
-        threads, backend, effort, wisdom = self._saved
-        _config.set_num_threads(threads)
-        _config.set_fft_backend(backend)
-        _config.set_planner_effort(effort)
-        _fft._pyfftw().import_wisdom(wisdom)
-
-
-def _setup_worker():
-    """Put this worker process in the deterministic FFT setup for good (idempotent)."""
-    if _worker_state.get("ready"):
-        return
-    os.environ["FASTSPEC_NUM_THREADS"] = "1"
-    deterministic_fft().__enter__()
-    _worker_state["ready"] = True
+    return _config.config(num_threads=1, reproducible=True)
 
 
 def _die_with_parent():
@@ -276,7 +251,6 @@ def _init_local_worker():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
-    _setup_worker()
 
 
 def _feature_for(job, sr):
@@ -341,8 +315,7 @@ _NP_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
 def _segments(feat, stream, block_frames):
     """Yield the padded sample segment of each block of frames of a long signal."""
     tf = feat.stft
-    n, n_fft, hop = stream.n_samples, tf.n_fft, tf.hop_length
-    off = n_fft // 2 if tf.center else 0
+    n, n_fft, hop, off = stream.n_samples, tf.n_fft, tf.hop_length, tf.padding
     total = feat.n_frames(n)
     source = iter(stream)
     chunks, first, end = [], 0, 0  # chunks read, covering samples [first, end)
@@ -415,10 +388,10 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
 
 def _task(job, src, dst):
     """Run :func:`convert_file` in a worker; failures come back as a reason, not an exception."""
-    _setup_worker()
     t0 = time.perf_counter()
     try:
-        fields = convert_file(job, src, dst)
+        with deterministic_fft():
+            fields = convert_file(job, src, dst)
     except Exception as err:  # one bad file must not stop the batch: report it and go on
         return src, dst, None, _reason(err, src)
     fields["seconds"] = time.perf_counter() - t0
@@ -441,11 +414,6 @@ def _warm(job, sr):
     lead = (2,) if job.channels == "all" else ()
     with deterministic_fft():
         feat.whole(np.full(lead + (4 * feat.n_fft,), 0.1, dtype=job.dtype))
-
-
-def _warm_worker(job, sr):
-    _setup_worker()
-    _warm(job, sr)
 
 
 # ----- finding inputs ----------------------------------------------------------------------------
@@ -745,7 +713,7 @@ def _task_bundle(job, bundle):
 def _run_dask(tasks, job, client, on_result):
     from distributed import as_completed
 
-    client.run(_warm_worker, job, job.sr)
+    client.run(_warm, job, job.sr)
     bundles = _bundles(tasks, sum(client.nthreads().values()))
     futures = {client.submit(_task_bundle, job, bundle, pure=False, priority=len(bundles) - i): bundle
                for i, bundle in enumerate(bundles)}
@@ -908,8 +876,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ParameterError(f"dtype={dtype!r} must be 'float32' or 'float64'")
     block_frames = _validate.positive_int(block_frames, "block_frames")
-    if block_frames % _STFT_CHUNK:
-        raise ParameterError(f"block_frames={block_frames} must be a multiple of {_STFT_CHUNK}")
+    if block_frames % _engine.MAX_BLOCK:  # so every block starts where the whole-file transform's chunks do
+        raise ParameterError(f"block_frames={block_frames} must be a multiple of {_engine.MAX_BLOCK}")
     workers = _cpu_count() if workers is None else _validate.positive_int(workers, "workers")
     if sum(x is not None and x is not False for x in (client, scheduler, dask_local or None)) > 1:
         raise ParameterError("pass at most one of client, scheduler and dask_local")

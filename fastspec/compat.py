@@ -34,7 +34,8 @@ import sys
 
 import numpy as np
 
-from ._fft import aligned, get_plan, get_raw_plan
+from . import _config, _engine
+from ._fft import aligned, get_raw_plan
 from ._kernels import seed as kernels
 from ._kernels import xcorr
 from ._validate import ParameterError
@@ -52,15 +53,9 @@ _LARGE_STEP_WARNING = (
 )
 
 
-# Frames per FFT batch: the real input plus complex output of a block stay within ~1 MB of
-# cache (the same sizing as fastspec.stft's pipeline).
-_BLOCK_BYTES = 1 << 20
-
-
 def _blocks(n_frames, n_fft):
-    """``(start, count)`` blocks covering ``n_frames`` frames; the last one may be shorter."""
-    block = max(1, _BLOCK_BYTES // (3 * n_fft * 8))
-    block = 1 << min(8, block.bit_length() - 1)
+    """``(start, count)`` blocks of the engine's size for float64 covering ``n_frames``; the last may be shorter."""
+    block = _engine.block_size(n_fft, 8)
     return [(start, min(block, n_frames - start)) for start in range(0, n_frames, block)]
 
 
@@ -221,10 +216,11 @@ def _centred(X, mean_normalize, name):
 def _forward(x, fftsize, step, n_frames, post):
     """Frame ``x`` (Hamming, zero-padded), r2c-transform in blocks, ``post(spec, start, count)``."""
     window = _hamming(fftsize)
-    for start, count in _blocks(n_frames, fftsize):
-        plan = get_plan("r2c", fftsize, count, np.float64)
-        kernels.frame_centred(x, 0.0, start, step, window, plan.input)
-        post(plan.execute(), start, count)
+    with _engine.PlanSet(_config.current()) as plans:
+        for start, count in _blocks(n_frames, fftsize):
+            plan = plans.get("r2c", fftsize, count, np.float64)
+            kernels.frame_centred(x, 0.0, start, step, window, plan.input)
+            post(plan.execute(), start, count)
 
 
 def stft(X, fftsize=128, step=65, mean_normalize=True, real=False, compute_onesided=True):
@@ -349,32 +345,14 @@ def _kernel_dtype(X):
     return np.ascontiguousarray(X)
 
 
-def _plan_lookup(kind, n_fft, slot=0):
-    """Return ``plan(count)``, the float64 plan for blocks of ``count`` frames.
-
-    Each size is looked up once: the cache key costs 4 us, ~3% of an inversion at three
-    lookups per 16 frames.
-    """
-    plans = {}
-
-    def plan(count):
-        found = plans.get(count)
-        if found is None:
-            found = plans[count] = get_plan(kind, n_fft, count, np.float64, slot=slot)
-        return found
-
-    return plan
-
-
-def _half_spectrum_frames(n_fft, fill):
-    """Frames ``real(ifft(X[i]))`` (times ``n_fft``) through a float64 FFTW c2r plan.
+def _half_spectrum_frames(plans, n_fft, fill):
+    """Frames ``real(ifft(X[i]))`` (times ``n_fft``) through a float64 FFTW c2r plan of ``plans``.
 
     ``fill(start, count, rows)`` writes their Hermitian half spectra.
     """
-    plan_for = _plan_lookup("c2r", n_fft)
 
     def frames(start, count):
-        plan = plan_for(count)
+        plan = plans.get("c2r", n_fft, count, np.float64)
         fill(start, count, plan.input)
         return plan.execute(), 1.0 / n_fft
 
@@ -489,7 +467,9 @@ def _invert(X_s, step, calculate_offset=True, set_zero_phase=True, trace=None):
             else:
                 kernels.hermitian_part(values[start:start + count], rows)
 
-        frames_of = _half_spectrum_frames(n_fft, fill)
+        with _engine.PlanSet(_config.current()) as plans:
+            return _overlap_add(n_frames, n_fft, step, calculate_offset, _half_spectrum_frames(plans, n_fft, fill),
+                                trace)
     return _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace)
 
 
@@ -523,37 +503,37 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
         # One re-analysed frame is broadcast to every row, as NumPy does.
         est_step = step if rows == n_frames else 0
     analysis_window = _hamming(fftsize)
-    analysis_plan = _plan_lookup("r2c", fftsize, slot=2)
-    # The half-spectrum magnitudes serve every iteration: formed once (n_frames x n_half
-    # float64, a quarter of the seed's own complex two-sided X_best).
-    magnitudes = np.empty((n_frames, n_half))
-    for start, count in _blocks(n_frames, n_fft):
-        magnitude_rows(start, count, magnitudes[start:start + count])
-    wave = None
-    for i in range(n_iter + 1):
-        if i < n_iter and verbose:
-            print(f"Runnning iter {i}")
-        if wave is None:
-            # The first inversion uses X_s itself (zero phase; X_s is real).
-            if two_sided_rows is None:
-                def first(start, count, rows):
-                    rows[...] = magnitudes[start:start + count]
+    with _engine.PlanSet(_config.current()) as plans:
+        # The half-spectrum magnitudes serve every iteration: formed once (n_frames x n_half
+        # float64, a quarter of the seed's own complex two-sided X_best).
+        magnitudes = np.empty((n_frames, n_half))
+        for start, count in _blocks(n_frames, n_fft):
+            magnitude_rows(start, count, magnitudes[start:start + count])
+        wave = None
+        for i in range(n_iter + 1):
+            if i < n_iter and verbose:
+                print(f"Runnning iter {i}")
+            if wave is None:
+                # The first inversion uses X_s itself (zero phase; X_s is real).
+                if two_sided_rows is None:
+                    def first(start, count, rows):
+                        rows[...] = magnitudes[start:start + count]
 
-                frames_of = _half_spectrum_frames(n_fft, first)
+                    frames_of = _half_spectrum_frames(plans, n_fft, first)
+                else:
+                    frames_of = _complex64_frames(two_sided_rows)
             else:
-                frames_of = _complex64_frames(two_sided_rows)
-        else:
-            previous = wave
-            mean = previous.mean()
+                previous = wave
+                mean = previous.mean()
 
-            def fill(start, count, rows, previous=previous, mean=mean):
-                plan = analysis_plan(count)
-                kernels.frame_centred(previous, mean, start if est_step else 0, est_step,
-                                      analysis_window, plan.input)
-                kernels.apply_phase(plan.execute(), reg, magnitudes[start:start + count], rows)
+                def fill(start, count, rows, previous=previous, mean=mean):
+                    plan = plans.get("r2c", fftsize, count, np.float64)
+                    kernels.frame_centred(previous, mean, start if est_step else 0, est_step,
+                                          analysis_window, plan.input)
+                    kernels.apply_phase(plan.execute(), reg, magnitudes[start:start + count], rows)
 
-            frames_of = _half_spectrum_frames(n_fft, fill)
-        wave = _overlap_add(n_frames, n_fft, step, True, frames_of, trace, norm)
+                frames_of = _half_spectrum_frames(plans, n_fft, fill)
+            wave = _overlap_add(n_frames, n_fft, step, True, frames_of, trace, norm)
     return wave
 
 

@@ -314,7 +314,7 @@ class MelSpectrogram:
         width = self._n_mels + (1 if energy else 0)
         n_items, n_frames = y2.shape[0], self._stft.n_frames(y2.shape[-1])
         frames_major = np.empty((n_items, n_frames, width), dtype=y2.dtype)
-        self._stft._forward(y2, y2.dtype, self._post(y2.dtype, self._n_mels if energy else -1),
+        self._stft.forward(y2, y2.dtype, self._post(y2.dtype, self._n_mels if energy else -1),
                             np.swapaxes(frames_major, -1, -2), width=width)
         if self._floor is not None:
             self._finish(frames_major)

@@ -25,13 +25,11 @@ import warnings
 
 import numpy as np
 
-from . import _validate
-from ._config import settings
-from ._fft import get_plan
-from ._kernels import framing, overlap_add
+from . import _config, _engine, _validate
+from ._kernels import overlap_add
 from ._kernels import phase as kernels
 from ._validate import ParameterError
-from .stft import Stft, _block_size, _chunks, _pool, _run_parts, _thread_count, get_stft
+from .stft import Stft, get_stft
 
 __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to_audio", "mfcc_to_mel", "pghi",
            "pretty_to_audio", "spectral_convergence"]
@@ -100,117 +98,101 @@ def _from_frames_major(A, lead):
 
 # ----- the Griffin-Lim engine -----------------------------------------------------------------
 
-def _for_each_item(n_items, work):
-    """``work(item)`` for every item, on fastspec's threads when there are several.
-
-    The kernels release the GIL, so spectrograms of a batch run side by side.
-    """
-    threads = min(settings.num_threads, n_items)
-    if threads <= 1:
-        for item in range(n_items):
-            work(item)
-        return
-    for future in [_pool(threads).submit(lambda i=i: work(i)) for i in range(n_items)]:
-        future.result()
-
-
 def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     """Run fast Griffin-Lim on frames-major magnitudes ``mag`` from coefficients ``coeffs``.
 
     Both are ``(items, n_frames, n_freq)``; ``coeffs`` is consumed (it becomes the momentum
     memory). Returns the signals ``(items, n_out)`` and, if ``track``, the spectral convergence
     (dB) after 0 ... n_iter iterations, ``(items, n_iter + 1)``.
+
+    Each iteration is one parallel pass over segments of frames (the engine's
+    :class:`~fastspec._engine.OverlapAdd`), so results do not depend on the thread count.
     """
     real = mag.dtype
     n_items, n_frames, _ = mag.shape
-    n_fft, hop, offset = tf.n_fft, tf.hop_length, tf._offset
+    n_fft, hop = tf.n_fft, tf.hop_length
     n_out, n_ola = tf.inverse_geometry(n_frames, length)
-    window = tf._windows[real]
-    lo, hi, pad_code = tf._win_lo, tf._win_hi, tf._pad_code
+    window = tf.window(real)
     scale = real.type(1.0 / n_fft)
     eps = real.type(np.finfo(real).tiny)
     coef = real.type(momentum / (1 + momentum))
     # The fused pass keeps r2c in/out, c2r in/out, and a block of magnitudes and momentum memory
     # in cache: half the STFT's block.
-    block = max(1, _block_size(n_fft, real.itemsize) // 2)
-    chunks = _chunks(n_frames, block)
-    tasks = [(item, chunk) for item in range(n_items) for chunk in chunks]
-    n_threads = _thread_count(len(tasks), n_items * n_frames)
-    norm = tf._inverse_norm_for(real, n_ola, n_out, offset)
-    plans = [{size: (get_plan("r2c", n_fft, size, real, slot=slot), get_plan("c2r", n_fft, size, real, slot=slot))
-              for size in {c[1] for c in chunks}} for slot in range(n_threads)]
-
+    schedule = _engine.chunks(n_frames, max(1, _engine.block_size(n_fft, real.itemsize) // 2))
+    ola = _engine.OverlapAdd(schedule, n_fft, hop, tf.padding, n_out)
+    n_segments = len(ola.segments)
+    tasks = [(item, segment) for item in range(n_items) for segment in range(n_segments)]
+    settings = _config.current()
+    n_threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
+    parts = _engine.split(tasks, n_threads)
+    norm = tf.inverse_norm(real, n_ola, n_out)
     y = np.zeros((n_items, n_out), dtype=real)
     y_next = np.zeros_like(y)
-    # With at least one spectrogram per thread, each thread owns whole spectrograms and adds
-    # into the shared output; otherwise the threads share the frames of each, and slots beyond
-    # the first overlap-add into private buffers, reduced after each pass.
-    by_item = n_items >= n_threads
-    if by_item:
-        parts = [[t for t in tasks if t[0] % n_threads == slot] for slot in range(n_threads)]
-        accums = [y] * n_threads
-    else:
-        parts = [tasks[slot::n_threads] for slot in range(n_threads)]
-        accums = [y] + [np.zeros_like(y) for _ in range(n_threads - 1)]
+    edges = ola.edges(n_items, real)
     prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
+    # Per task, so the per-item sums below run in one order whatever the threads.
+    err = np.zeros((n_items, n_segments, 2)) if track else None
     errors = np.zeros((n_iter + 1, n_items, 2)) if track else None
 
-    def first(slot, part):
-        acc = accums[slot]
-        for item, (start, size, valid) in part:
-            n_add = min(valid, n_ola - start)
-            if n_add > 0:
-                inv = plans[slot][size][1]
-                inv.input[:valid] = coeffs[item, start:start + valid]
-                overlap_add.overlap_add(inv.execute()[:n_add], window, scale, start, hop, offset, acc[item])
+    def first(mine, part, target):
+        for item, segment in part:
+            for start, size, valid in ola.segments[segment]:
+                n_add = min(valid, n_ola - start)
+                if n_add > 0:
+                    inv = mine["c2r", size]
+                    inv.input[:valid] = coeffs[item, start:start + valid]
+                    ola.add(inv.execute()[:n_add], start, window, scale, segment, target[item], edges[item])
 
-    def fused(slot, part, k, err):
-        acc = accums[slot]
-        for item, (start, size, valid) in part:
-            fwd, inv = plans[slot][size]
-            framing.frame_window(y[item], start, hop, offset, pad_code, window, lo, hi, fwd.input[:valid])
-            spec = fwd.execute()[:valid]
-            rows = slice(start, start + valid)
-            if err is None:
-                kernels.project(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid])
-            else:
-                kernels.project_tracked(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid],
-                                        err[slot, item])
-            n_add = min(valid, n_ola - start)
-            if n_add > 0:
-                overlap_add.overlap_add(inv.execute()[:n_add], window, scale, start, hop, offset, acc[item])
+    def fused(mine, part, source, target, k):
+        for item, segment in part:
+            for start, size, valid in ola.segments[segment]:
+                fwd, inv = mine["r2c", size], mine["c2r", size]
+                tf.frame_into(source[item], start, fwd.input[:valid])
+                spec = fwd.execute()[:valid]
+                rows = slice(start, start + valid)
+                if err is None:
+                    kernels.project(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid])
+                else:
+                    kernels.project_tracked(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid],
+                                            err[item, segment])
+                n_add = min(valid, n_ola - start)
+                if n_add > 0:
+                    ola.add(inv.execute()[:n_add], start, window, scale, segment, target[item], edges[item])
 
-    def final_error(slot, part, err):
-        for item, (start, size, valid) in part:
-            fwd = plans[slot][size][0]
-            framing.frame_window(y[item], start, hop, offset, pad_code, window, lo, hi, fwd.input[:valid])
-            kernels.magnitude_error(fwd.execute()[:valid], mag[item, start:start + valid], err[slot, item])
+    def final_error(mine, part, source):
+        for item, segment in part:
+            for start, size, valid in ola.segments[segment]:
+                fwd = mine["r2c", size]
+                tf.frame_into(source[item], start, fwd.input[:valid])
+                kernels.magnitude_error(fwd.execute()[:valid], mag[item, start:start + valid], err[item, segment])
 
-    def reduce_into(target):
-        if not by_item:
-            for extra in accums[1:]:
-                target += extra
-                extra.fill(0)
-        target *= norm
+    def finish(target):
+        ola.finish(target, edges)
+        edges.fill(0)
+        for item in range(n_items):
+            overlap_add.multiply(target[item], norm)
 
-    _run_parts(parts, first)
-    reduce_into(y)
-    for it in range(n_iter):
-        k = real.type(0) if it == 0 else coef
-        y_next.fill(0)
-        accums[0] = y_next
-        if by_item:
-            accums[:] = [y_next] * n_threads
-        err = np.zeros((n_threads, n_items, 2)) if track else None
-        _run_parts(parts, lambda slot, part, k=k, err=err: fused(slot, part, k, err))
-        reduce_into(y_next)
+    plans = _engine.checkout(settings, ("r2c", "c2r"), n_fft, real, {c[1] for c in schedule}, n_threads)
+    try:
+        _engine.run(parts, lambda slot, part: first(plans[slot], part, y))
+        finish(y)
+        for it in range(n_iter):
+            k = real.type(0) if it == 0 else coef
+            y_next.fill(0)
+            if track:
+                err.fill(0)
+            _engine.run(parts, lambda slot, part, k=k: fused(plans[slot], part, y, y_next, k))
+            finish(y_next)
+            if track:
+                errors[it] = err.sum(axis=1)
+            y, y_next = y_next, y
         if track:
-            errors[it] = err.sum(axis=0)
-        y, y_next = y_next, y
+            err.fill(0)
+            _engine.run(parts, lambda slot, part: final_error(plans[slot], part, y))
+            errors[n_iter] = err.sum(axis=1)
+    finally:
+        _engine.release(settings, plans)
     if track:
-        err = np.zeros((n_threads, n_items, 2))
-        _run_parts(parts, lambda slot, part: final_error(slot, part, err))
-        errors[n_iter] = err.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             sc = 10 * np.log10(errors[..., 0] / errors[..., 1])
         return y, sc.T
@@ -309,7 +291,8 @@ def _initial_coefficients(S, mag, init, rng, tf, real, cplx):
             return mag.astype(cplx)
         if init == "pghi":
             out = np.empty(mag.shape, dtype=cplx)
-            _for_each_item(mag.shape[0], lambda item: _pghi_one(mag[item], tf, None, PGHI_TOL, out[item]))
+            _engine.for_each(_config.current(), mag.shape[0],
+                             lambda item: _pghi_one(mag[item], tf, None, PGHI_TOL, out[item]))
             return out
         raise ParameterError(f"init={init!r} must be 'random', 'zeros', 'pghi' or a complex array")
     init = np.asarray(init)
@@ -333,7 +316,7 @@ def window_gamma(tf):
     (:data:`GAMMA_FACTORS`); ``("gaussian", std)``: ``2 pi std**2`` exactly; any other window:
     the Gaussian with the same energy spread, ``4 pi sum(t**2 w**2) / sum(w**2)``.
     """
-    spec = tf._window_spec
+    spec = tf.window_spec
     name = spec if isinstance(spec, str) else (spec[0] if isinstance(spec, tuple) and spec else None)
     if isinstance(name, str):
         name = name.lower()
@@ -439,7 +422,7 @@ def pghi(S, *, hop_length=None, n_fft=None, win_length=None, window="hann", cent
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
     mag = _frames_major(S, np.float64)
     out = np.empty(mag.shape, dtype=cplx)
-    _for_each_item(mag.shape[0], lambda item: _pghi_one(mag[item], tf, gamma, tol, out[item]))
+    _engine.for_each(_config.current(), mag.shape[0], lambda item: _pghi_one(mag[item], tf, gamma, tol, out[item]))
     return _from_frames_major(out, S.shape[:-2])
 
 
@@ -647,7 +630,7 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
         kernels.nnls_fista(M3[item], fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, scratch.y,
                            scratch.residual, scratch.grad)
 
-    _for_each_item(M3.shape[0], solve)
+    _engine.for_each(_config.current(), M3.shape[0], solve)
     if power != 1.0:
         np.power(out, real.type(1.0 / power), out=out)
     return out.reshape(lead + (n_freq, n_frames))

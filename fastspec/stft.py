@@ -9,84 +9,13 @@ each runs its own plans on its own share of the blocks.
 """
 
 import functools
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _validate
-from ._config import settings
-from ._fft import get_plan
+from . import _config, _engine, _validate
 from ._kernels import elementwise, framing, overlap_add
 from ._validate import ParameterError
 from .filters import get_window
-
-_MAX_BLOCK_BYTES = 1 << 20
-_MIN_FRAMES_PER_THREAD = 64
-_executor = None
-_executor_lock = threading.Lock()
-
-
-def _pool(threads):
-    global _executor
-    with _executor_lock:
-        if _executor is None or _executor._max_workers < threads:
-            _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastspec")
-        return _executor
-
-
-def _block_size(n_fft, itemsize):
-    # Largest power of two whose real input + complex output rows fit in ~1 MB of cache.
-    rows = max(1, _MAX_BLOCK_BYTES // (3 * n_fft * itemsize))
-    return 1 << min(8, rows.bit_length() - 1)
-
-
-def _chunks(n_frames, block):
-    """Split ``n_frames`` into ``(start, plan_size, n_valid)`` chunks.
-
-    Full blocks, then one chunk for the remainder. Once FFTW has measured one batched plan
-    for an ``n_fft``, plans for other batch sizes >= 2 come from its wisdom instantly
-    (measured: 0.15 s for the first, 0 s after), so the remainder gets an exact plan; only a
-    single frame is padded to 2, as batch 1 needs planning of its own.
-    """
-    out = []
-    start = 0
-    while n_frames - start >= block:
-        out.append((start, block, block))
-        start += block
-    if start < n_frames:
-        remainder = n_frames - start
-        out.append((start, max(2, remainder) if block > 1 else 1, remainder))
-    return out
-
-
-def _all_tasks(n_items, n_chunks):
-    return ((item, index) for item in range(n_items) for index in range(n_chunks))
-
-
-def _thread_count(n_tasks, n_frames_total):
-    """Threads worth using: at most the setting, one per task, ``_MIN_FRAMES_PER_THREAD`` each."""
-    return min(settings.num_threads, max(1, n_frames_total // _MIN_FRAMES_PER_THREAD), n_tasks)
-
-
-def _run_parts(parts, work):
-    """``work(slot, parts[slot])`` for every slot, on a pool thread each when there are several."""
-    if len(parts) == 1:
-        work(0, parts[0])
-        return
-    futures = [_pool(len(parts)).submit(work, slot, part) for slot, part in enumerate(parts)]
-    for f in futures:
-        f.result()
-
-
-def _run(n_items, n_chunks, work, n_frames_total):
-    """Run ``work(slot, tasks)`` over all ``(item, chunk index)`` tasks, threaded when it pays."""
-    threads = _thread_count(n_items * n_chunks, n_frames_total)
-    if threads <= 1:
-        work(0, _all_tasks(n_items, n_chunks))
-        return
-    tasks = list(_all_tasks(n_items, n_chunks))
-    _run_parts([tasks[i::threads] for i in range(threads)], work)
 
 
 class Stft:
@@ -139,7 +68,6 @@ class Stft:
         self._win_hi = int(nonzero[-1]) + 1 if nonzero.size else 0
         self._windows = {np.dtype(np.float64): base, np.dtype(np.float32): _readonly(base.astype(np.float32))}
         self._inverse_norm = {}
-        self._schedules = {}
 
     n_fft = property(lambda self: self._n_fft, doc="FFT length.")
     hop_length = property(lambda self: self._hop_length, doc="Samples between frames.")
@@ -147,6 +75,8 @@ class Stft:
     center = property(lambda self: self._center, doc="Whether frames are centred.")
     pad_mode = property(lambda self: self._pad_mode, doc="Padding used when centred.")
     n_freq = property(lambda self: self._n_fft // 2 + 1, doc="Frequency bins of the output.")
+
+    window_spec = property(lambda self: self._window_spec, doc="The window as given (name, tuple, or samples).")
 
     def window(self, dtype=np.float64):
         """Return the (read-only) analysis window, padded to ``n_fft``, in ``dtype``."""
@@ -157,29 +87,29 @@ class Stft:
                 f"window={self._window_spec!r}, center={self._center}, pad_mode={self._pad_mode!r})")
 
     @property
-    def _offset(self):
+    def padding(self):
+        """Samples of padding before the signal: ``n_fft // 2`` when centred, else 0.
+
+        Frame ``t`` covers samples ``t * hop_length - padding`` to that plus ``n_fft``.
+        """
         return self._n_fft // 2 if self._center else 0
+
+    @property
+    def window_support(self):
+        """``(lo, hi)``: only ``window()[lo:hi]`` is non-zero (a short window centred in ``n_fft``)."""
+        return self._win_lo, self._win_hi
 
     def n_frames(self, n_samples):
         """Number of frames for a signal of ``n_samples``."""
-        return 1 + (n_samples + 2 * self._offset - self._n_fft) // self._hop_length
+        return 1 + (n_samples + 2 * self.padding - self._n_fft) // self._hop_length
 
-    def _schedule(self, kind, n_frames, dtype, slot):
-        """The chunks of an ``n_frames`` transform as ``(start, plan, n_valid)``, cached.
+    def frame_into(self, y, first_frame, out):
+        """Write the windowed frames ``first_frame ...`` of the 1-D signal ``y`` into the rows of ``out``.
 
-        Caching the chunk list with its plans spares repeated calls on same-length clips the
-        plan look-ups and the chunking (tens of microseconds per 1 s clip).
+        Samples beyond ``y`` follow ``pad_mode``; ``out`` is ``(rows, n_fft)`` in ``y``'s dtype.
         """
-        key = (kind, n_frames, dtype, slot, settings.planner_effort, settings.fft_backend)
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            block = _block_size(self._n_fft, dtype.itemsize)
-            schedule = [(start, get_plan(kind, self._n_fft, size, dtype, slot=slot), valid)
-                        for start, size, valid in _chunks(n_frames, block)]
-            if len(self._schedules) > 64:
-                self._schedules.clear()
-            self._schedules[key] = schedule
-        return schedule
+        framing.frame_window(y, first_frame, self._hop_length, self.padding, self._pad_code,
+                             self._windows[y.dtype], self._win_lo, self._win_hi, out)
 
     # ----- forward -------------------------------------------------------------------------
     def _prepare(self, y, dtype):
@@ -191,8 +121,8 @@ class Stft:
             )
         return y
 
-    def _forward(self, y, out_dtype, post, out, width=None):
-        """Frame, transform and post-process ``y``; ``post(spec_rows, out_rows)`` writes the output.
+    def forward(self, y, out_dtype, post, out, width=None):
+        """Frame, transform and post-process ``y`` (validated, ``(..., n_samples)``); ``post(spec_rows, out_rows)`` writes the output.
 
         Output rows have ``width`` values (default ``n_freq``; e.g. ``n_mels`` when ``post``
         applies a filterbank).
@@ -216,18 +146,25 @@ class Stft:
                 raise ParameterError("out must be laid out as fastspec returns it: frames-major, "
                                      "i.e. np.swapaxes(out, -1, -2) C-contiguous")
         dtype = y2.dtype
-        window = self._windows[dtype]
-        hop, offset, pad_code, lo, hi = self._hop_length, self._offset, self._pad_code, self._win_lo, self._win_hi
+        settings = _config.current()
+        schedule = _engine.chunks(n_frames, _engine.block_size(self._n_fft, dtype.itemsize))
+        tasks = [(item, chunk) for item in range(n_items) for chunk in schedule]
+        threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
+        plans = _engine.checkout(settings, ("r2c",), self._n_fft, dtype, {c[1] for c in schedule}, threads)
+        frame_into = self.frame_into
 
         def work(slot, part):
-            schedule = self._schedule("r2c", n_frames, dtype, slot)
-            for item, index in part:
-                start, plan, valid = schedule[index]
-                framing.frame_window(y2[item], start, hop, offset, pad_code, window, lo, hi, plan.input)
+            mine = plans[slot]
+            for item, (start, size, valid) in part:
+                plan = mine["r2c", size]
+                frame_into(y2[item], start, plan.input)
                 spec = plan.execute()
-                post(spec if valid == plan.input.shape[0] else spec[:valid], frames_major[item, start:start + valid])
+                post(spec if valid == size else spec[:valid], frames_major[item, start:start + valid])
 
-        _run(n_items, len(self._schedule("r2c", n_frames, dtype, 0)), work, n_items * n_frames)
+        try:
+            _engine.run(_engine.split(tasks, threads), work)
+        finally:
+            _engine.release(settings, plans)
         return np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
 
     def stft(self, y, *, dtype=None, out=None):
@@ -249,7 +186,7 @@ class Stft:
         """
         y = self._prepare(y, dtype)
         cplx = np.result_type(y.dtype, np.complex64)
-        return self._forward(y, cplx, elementwise.copy_rows, out)
+        return self.forward(y, cplx, elementwise.copy_rows, out)
 
     def spectrogram(self, y, *, power=1.0, dtype=None, out=None):
         """Magnitude (``power=1``) or power (``power=2``) spectrogram ``|STFT(y)|**power``.
@@ -280,7 +217,7 @@ class Stft:
 
             def post(spec, rows):
                 elementwise.magnitude_pow(spec, exponent, rows)
-        return self._forward(y, y.dtype, post, out)
+        return self.forward(y, y.dtype, post, out)
 
     # ----- inverse -------------------------------------------------------------------------
     def inverse_geometry(self, n_frames, length=None):
@@ -301,19 +238,23 @@ class Stft:
             Frames that overlap-add into the output.
         """
         if length is not None:
-            return length, min(n_frames, -(-(length + 2 * self._offset) // self._hop_length))
-        n_out = self._n_fft + self._hop_length * (n_frames - 1) - 2 * self._offset
+            return length, min(n_frames, -(-(length + 2 * self.padding) // self._hop_length))
+        n_out = self._n_fft + self._hop_length * (n_frames - 1) - 2 * self.padding
         if n_out < 1:
             raise ParameterError(f"S has {n_frames} frames, too few to cover n_fft={self._n_fft} with center=True")
         return n_out, n_frames
 
-    def _inverse_norm_for(self, dtype, n_frames, n_out, offset):
-        key = (np.dtype(dtype), n_frames, n_out, offset)
+    def inverse_norm(self, dtype, n_frames, n_out):
+        """The (read-only, cached) ``1 / window sum-square`` of ``n_frames`` frames over ``n_out`` samples.
+
+        0 where no window reaches, as librosa. The inverse multiplies its overlap-add by it.
+        """
+        key = (np.dtype(dtype), n_frames, n_out)
         norm = self._inverse_norm.get(key)
         if norm is None:
             norm = np.empty(n_out, dtype=dtype)
-            overlap_add.inverse_window_sumsquare(self._windows[np.dtype(dtype)], n_frames, self._hop_length, offset,
-                                                 np.finfo(dtype).tiny, norm)
+            overlap_add.inverse_window_sumsquare(self._windows[np.dtype(dtype)], n_frames, self._hop_length,
+                                                 self.padding, np.finfo(dtype).tiny, norm)
             norm.flags.writeable = False
             if len(self._inverse_norm) > 64:
                 self._inverse_norm.clear()
@@ -341,8 +282,6 @@ class Stft:
         real = _validate.real_dtype(dtype) if dtype is not None else (
             np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32))
         cplx = np.result_type(real, np.complex64)
-        n_fft, hop = self._n_fft, self._hop_length
-        offset = self._offset
         if length is not None:
             length = _validate.positive_int(length, "length")
         n_out, n_frames = self.inverse_geometry(S.shape[-1], length)
@@ -351,24 +290,29 @@ class Stft:
         n_items = frames.shape[0]
         y = np.zeros((n_items, n_out), dtype=real)
         window = self._windows[real]
-        scale = real.type(1.0 / n_fft)
-        n_chunks = len(self._schedule("c2r", n_frames, real, 0))
-        threads = _thread_count(n_items * n_chunks, n_items * n_frames)
-        # Overlap-add writes overlap, so extra threads add into private buffers reduced below.
-        scratch = [y] + [np.zeros_like(y) for _ in range(threads - 1)]
+        scale = real.type(1.0 / self._n_fft)
+        settings = _config.current()
+        schedule = _engine.chunks(n_frames, _engine.block_size(self._n_fft, real.itemsize))
+        ola = _engine.OverlapAdd(schedule, self._n_fft, self._hop_length, self.padding, n_out)
+        edges = ola.edges(n_items, real)
+        tasks = [(item, segment) for item in range(n_items) for segment in range(len(ola.segments))]
+        threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
+        plans = _engine.checkout(settings, ("c2r",), self._n_fft, real, {c[1] for c in schedule}, threads)
 
         def work(slot, part):
-            acc = scratch[slot]
-            schedule = self._schedule("c2r", n_frames, real, slot)
-            for item, index in part:
-                start, plan, valid = schedule[index]
-                plan.input[:valid] = frames[item, start:start + valid]
-                overlap_add.overlap_add(plan.execute()[:valid], window, scale, start, hop, offset, acc[item])
+            mine = plans[slot]
+            for item, segment in part:
+                for start, size, valid in ola.segments[segment]:
+                    plan = mine["c2r", size]
+                    plan.input[:valid] = frames[item, start:start + valid]
+                    ola.add(plan.execute()[:valid], start, window, scale, segment, y[item], edges[item])
 
-        _run(n_items, n_chunks, work, n_items * n_frames)
-        for extra in scratch[1:]:
-            y += extra
-        norm = self._inverse_norm_for(real, n_frames, n_out, offset)
+        try:
+            _engine.run(_engine.split(tasks, threads), work)
+        finally:
+            _engine.release(settings, plans)
+        ola.finish(y, edges)
+        norm = self.inverse_norm(real, n_frames, n_out)
         for item in range(n_items):
             overlap_add.multiply(y[item], norm)
         return y.reshape(lead + (n_out,))

@@ -5,7 +5,8 @@ import pytest
 
 import fastspec
 from fastspec import ParameterError, data, reference
-from fastspec.stft import Stft, _chunks
+from fastspec._engine import chunks
+from fastspec.stft import Stft
 
 from .conftest import assert_close
 
@@ -183,11 +184,11 @@ def test_both_fft_backends_agree(backend):
 
 def test_chunks_cover_every_frame_once():
     for n_frames in (1, 3, 4, 31, 32, 33, 87, 1000):
-        chunks = _chunks(n_frames, 32)
-        covered = [t for start, _, valid in chunks for t in range(start, start + valid)]
+        schedule = chunks(n_frames, 32)
+        covered = [t for start, _, valid in schedule for t in range(start, start + valid)]
         assert covered == list(range(n_frames))
-        assert all(0 < valid <= size <= 32 for _, size, valid in chunks)
-        assert all(size == valid or (valid, size) == (1, 2) for _, size, valid in chunks)
+        assert all(0 < valid <= size <= 32 for _, size, valid in schedule)
+        assert all(size == valid or (valid, size) == (1, 2) for _, size, valid in schedule)
 
 
 def test_wisdom_round_trip(tmp_path):

@@ -49,3 +49,21 @@ def multiply(x, factor):
     """``x *= factor`` element-wise, in place (both 1-D, same length)."""
     for i in range(x.shape[0]):
         x[i] *= factor[i]
+
+
+@serial
+def add_edges(edges, bases, out):
+    """``out[bases[j] + i] += edges[j, i]`` for every segment ``j`` with ``bases[j] >= 0``, in order of ``j``.
+
+    The edge buffers of :class:`fastspec._engine.OverlapAdd`; what falls beyond ``out`` is dropped.
+    """
+    n_out = out.shape[0]
+    for j in range(edges.shape[0]):
+        base = bases[j]
+        if base < 0:
+            continue
+        n = min(edges.shape[1], n_out - base)
+        target = out[base:base + max(0, n)]
+        source = edges[j]
+        for i in range(target.shape[0]):
+            target[i] += source[i]
