@@ -91,28 +91,74 @@ def split(tasks, n_parts):
     return [tasks[i * n // n_parts:(i + 1) * n // n_parts] for i in range(n_parts)]
 
 
-def checkout(settings, kinds, n_fft, dtype, sizes, n_slots):
-    """Private plans for one call: ``plans[slot][kind, batch]`` for every kind and batch size.
+class Plans:
+    """The plans one call needs for a schedule: its full blocks' (``block`` frames) and its last, shorter chunk's.
 
-    Give them back with :func:`release` once the call is done (also when it fails).
+    The compiled pipelines take a chunk of ``block`` rows (their scratch's length) as a full one.
+    ``pointers`` is ``(full, rest)`` as the compiled pipelines take them (0 where a schedule has no
+    such chunk) and ``execute`` FFTW's new-array execute function for them. Plans are shared by
+    every call (execution is thread-safe); :meth:`release` hands them back to the cache.
     """
-    plans = []
-    try:
-        for _ in range(n_slots):
-            mine = {}
-            plans.append(mine)
-            for kind in kinds:
-                for size in sizes:
-                    mine[kind, size] = _fft.acquire(_fft.plan_key(kind, n_fft, size, dtype, settings))
-    except BaseException:
-        release(settings, plans)
-        raise
-    return plans
+
+    def __init__(self, settings, kind, n_fft, dtype, schedule, block):
+        self._settings = settings
+        full = any(valid == block for _, _, valid in schedule)
+        rest = schedule[-1][1] if schedule[-1][2] != block else 0
+        self._held = []
+        try:
+            for size in ([block] if full else []) + ([rest] if rest else []):
+                self._held.append(_fft.acquire(_fft.plan_key(kind, n_fft, size, dtype, settings)))
+        except BaseException:
+            self.release()
+            raise
+        self.pointers = (self._held[0].pointer if full else 0, self._held[-1].pointer if rest else 0)
+        self.execute = self._held[0].execute
+
+    def release(self):
+        """Hand the plans back (once the call is done with them)."""
+        _fft.release(self._held, self._settings.plan_cache_mb)
+        self._held = []
 
 
-def release(settings, plans):
-    """Return the plans of :func:`checkout` to the pool."""
-    _fft.release([plan for mine in plans for plan in mine.values()], settings.plan_cache_mb)
+@functools.lru_cache(maxsize=256)
+def _forward_tasks(n_items, schedule):
+    tasks = np.array([(item, first, valid) for item in range(n_items) for first, _, valid in schedule],
+                     dtype=np.int64).reshape(-1, 3)
+    tasks.flags.writeable = False
+    return tasks
+
+
+def forward_tasks(n_items, schedule):
+    """The (read-only) ``[item, first_frame, n_frames]`` rows of every chunk of every item, as pipelines read them."""
+    return _forward_tasks(n_items, schedule)
+
+
+def segment_tasks(n_items, n_segments):
+    """The ``[item, segment]`` rows of every segment of every item."""
+    tasks = np.empty((n_items * n_segments, 2), dtype=np.int64)
+    tasks[:, 0] = np.repeat(np.arange(n_items), n_segments)
+    tasks[:, 1] = np.tile(np.arange(n_segments), n_items)
+    return tasks
+
+
+def frame_runs(tasks):
+    """``(item, first_frame, stop_frame)`` of each item's contiguous frames in forward ``tasks``."""
+    if len(tasks) == 0:
+        return []
+    items = tasks[:, 0]
+    heads = np.concatenate(([0], np.flatnonzero(items[1:] != items[:-1]) + 1))
+    tails = np.concatenate((heads[1:], [len(tasks)])) - 1
+    return [(int(items[h]), int(tasks[h, 1]), int(tasks[t, 1] + tasks[t, 2])) for h, t in zip(heads, tails)]
+
+
+def scratch(settings, shapes_and_dtypes):
+    """Borrow one call part's scratch arrays (see :func:`fastspec._fft.borrow`)."""
+    return [_fft.borrow(shape, dtype) for shape, dtype in shapes_and_dtypes]
+
+
+def give_back(settings, arrays):
+    """Return :func:`scratch`'s arrays."""
+    _fft.give_back(arrays, settings.plan_cache_mb)
 
 
 def _mark_pool_thread():
@@ -192,71 +238,89 @@ class OverlapAdd:
         Frame length, hop, and the centre padding (frame ``t`` starts at sample ``t * hop - offset``).
     n_out : int
         Samples of each output signal; samples beyond it are dropped.
+
+    Attributes
+    ----------
+    segments : numpy.ndarray, int64, shape (n_segments, 3)
+        ``[first_frame, stop_frame, edge_base]`` per segment (``edge_base`` -1 for the first).
     """
 
     def __init__(self, schedule, n_fft, hop, offset, n_out):
-        self.n_fft, self.hop, self.offset, self.n_out = n_fft, hop, offset, n_out
         self.n_edge = -(-n_fft // hop) - 1
-        block = max(1, schedule[0][2]) if schedule else 1
+        block = max(1, schedule[0][2])
+        n_frames = schedule[-1][0] + schedule[-1][2]
         # Segments of >= 64 frames and >= 4x the edge, so edges cost a few percent of the adds, and
         # every segment after the first starts past the centre padding (its edge buffer starts >= 0).
-        per_segment = -(-max(64, 4 * (self.n_edge + 1)) // block)
-        self.segments = tuple(schedule[i:i + per_segment] for i in range(0, len(schedule), per_segment))
-        self.firsts = np.array([segment[0][0] for segment in self.segments], dtype=np.int64)
-        self.bases = self.firsts * hop - offset
-        self.bases[:1] = -1  # the first segment has no edge
+        per_segment = block * -(-max(64, 4 * (self.n_edge + 1)) // block)
+        firsts = np.arange(0, n_frames, per_segment, dtype=np.int64)
+        self.segments = np.stack([firsts, np.minimum(firsts + per_segment, n_frames), firsts * hop - offset], axis=1)
+        self.segments[0, 2] = -1
         self.edge_length = (self.n_edge - 1) * hop + n_fft if self.n_edge > 0 else 0
 
     def edges(self, n_items, dtype):
         """Zeroed edge buffers for ``n_items`` signals."""
         return np.zeros((n_items, len(self.segments), self.edge_length), dtype=dtype)
 
-    def add(self, frames, first_frame, window, scale, segment, signal, edges):
-        """Add ``scale * window * frames[b]`` of frames ``first_frame + b`` of ``segment``.
-
-        ``signal`` is the output signal and ``edges`` its edge buffers (``edges(...)[item]``).
-        """
-        n_rows = frames.shape[0]
-        n_head = 0
-        if segment > 0:
-            n_head = min(n_rows, max(0, int(self.firsts[segment]) + self.n_edge - first_frame))
-        if n_head:
-            buffer = edges[segment, :max(0, min(self.edge_length, self.n_out - int(self.bases[segment])))]
-            overlap_add.overlap_add(frames[:n_head], window, scale, first_frame - int(self.firsts[segment]),
-                                    self.hop, 0, buffer)
-        if n_head < n_rows:
-            overlap_add.overlap_add(frames[n_head:], window, scale, first_frame + n_head, self.hop, self.offset,
-                                    signal)
-
     def finish(self, signals, edges):
         """Add every signal's edge buffers into it, in segment order (``signals`` is ``(items, n_out)``)."""
         if len(self.segments) > 1:
             for item in range(signals.shape[0]):
-                overlap_add.add_edges(edges[item], self.bases, signals[item])
+                overlap_add.add_edges(edges[item], self.segments[:, 2], signals[item])
+
+
+class _BufferedPlan:
+    """A plan with one call's own input and output buffers, for blocks driven from Python."""
+
+    def __init__(self, plan, real, spectrum):
+        self.plan = plan
+        self.input, self.output = (real, spectrum) if plan.kind == "r2c" else (spectrum, real)
+        self._addresses = (self.input.ctypes.data, self.output.ctypes.data)
+
+    def execute(self):
+        """Transform ``self.input`` (c2r destroys it) and return ``self.output``."""
+        self.plan.execute(self.plan.pointer, *self._addresses)
+        return self.output
 
 
 class PlanSet:
-    """Plans checked out on demand by one serial call, returned when its ``with`` block ends.
+    """Plans with buffers, checked out on demand by one serial call and handed back when its ``with`` block ends.
 
     For code that walks its blocks in order on one thread (the seed's sequential inversion):
-    ``plans.get(kind, n_fft, batch, dtype)`` gives the same private plan each time it is asked.
+    ``plans.get(kind, n_fft, batch, dtype)`` gives the same plan and buffers each time it is asked,
+    ``plans.raw(kind, n_fft)`` a float64 single-row plan for compiled code that brings its own buffers.
     """
 
     def __init__(self, settings):
         self._settings = settings
         self._held = {}
+        self._plans, self._buffers = [], []
+
+    def _plan(self, key):
+        plan = _fft.acquire(key)
+        self._plans.append(plan)
+        return plan
 
     def get(self, kind, n_fft, batch, dtype):
-        """The call's plan for this transform (see :func:`fastspec._fft.acquire`)."""
+        """The call's plan and buffers for this transform (``input``, ``execute() -> output``)."""
         key = _fft.plan_key(kind, n_fft, batch, dtype, self._settings)
-        plan = self._held.get(key)
-        if plan is None:
-            plan = self._held[key] = _fft.acquire(key)
-        return plan
+        found = self._held.get(key)
+        if found is None:
+            plan = self._plan(key)
+            real = _fft.borrow((batch, n_fft), dtype)
+            spectrum = _fft.borrow((batch, n_fft // 2 + 1), np.result_type(dtype, np.complex64))
+            self._buffers += [real, spectrum]
+            found = self._held[key] = _BufferedPlan(plan, real, spectrum)
+        return found
+
+    def raw(self, kind, n_fft):
+        """A float64 plan of one row (``pointer``, ``execute``), held until the block ends."""
+        return self._plan(_fft.plan_key(kind, n_fft, 1, np.float64, self._settings))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _fft.release(list(self._held.values()), self._settings.plan_cache_mb)
+        _fft.release(self._plans, self._settings.plan_cache_mb)
+        _fft.give_back(self._buffers, self._settings.plan_cache_mb)
         self._held.clear()
+        self._plans, self._buffers = [], []

@@ -1,243 +1,319 @@
-"""FFT plans: a bounded pool of batched real transforms, each with its own aligned buffers.
+"""FFT plans: FFTW's batched real transforms, executed from compiled code, in a bounded cache.
 
-A plan transforms ``batch`` rows of length ``n_fft`` at once: ``"r2c"`` takes real rows in
-``plan.input`` and returns ``(batch, n_fft // 2 + 1)`` complex rows, ``"c2r"`` the reverse.
-Neither direction scales, so a c2r after an r2c multiplies by ``n_fft``. Callers write into
-``plan.input`` and read the array that ``plan.execute()`` returns; plans are never built on user
-arrays, because FFTW's planner overwrites the arrays it plans on.
+A plan transforms ``batch`` rows of length ``n_fft`` at once: ``"r2c"`` takes ``(batch, n_fft)``
+real rows and writes ``(batch, n_fft // 2 + 1)`` complex rows, ``"c2r"`` the reverse. Neither
+direction scales, so a c2r after an r2c multiplies by ``n_fft``.
 
-A plan's buffers belong to one call at a time: :func:`acquire` hands out an idle plan of the wanted
-shape (or builds one) and :func:`release` takes it back, so concurrent calls never share a buffer.
-Plans of one shape are interchangeable: every one is built on buffers at pyFFTW's SIMD alignment
-from the same wisdom (and ``"auto"`` decides the backend once per shape), so they compute the same
-bits. Idle plans are kept up to the plan cache bound (:func:`fastspec.set_plan_cache_size`), least
-recently used evicted first. Building and destroying plans is serialised by one lock (FFTW's planner
-is not thread-safe), each build is capped at ``PLANNING_TIME_LIMIT`` seconds of measuring, and a
-fork waits for a build in progress so the child inherits a consistent planner.
+Plans are made through FFTW's C API (the libraries the pyFFTW wheel ships, or the system's) and
+executed by FFTW's new-array functions, ``execute(plan.pointer, in_address, out_address)``, which
+FFTW guarantees thread-safe and which numba kernels call directly, so a whole block pipeline runs
+in one compiled call without the GIL. A plan therefore holds no buffers: every call brings its
+own, from :func:`borrow` (at the alignment the plans were made with; planning overwrites the arrays
+it plans on, so plans are only ever made on scratch), and one plan serves every thread at once.
+
+Plans and idle buffers are kept up to the plan cache bound (:func:`fastspec.set_plan_cache_size`),
+least recently used released first. Making and destroying plans, and touching FFTW's wisdom, is
+serialised by one lock (FFTW's planner is not thread-safe); each new plan measures for at most
+``PLANNING_TIME_LIMIT`` seconds; a fork waits for a planning in progress, so a child inherits a
+consistent planner.
 """
 
 import collections
+import ctypes
+import ctypes.util
+import glob
+import importlib.util
 import os
-import sys
 import threading
-import time
 
 import numpy as np
 
 from ._config import current
 
 PLANNING_TIME_LIMIT = 1.0
-"""Seconds FFTW may spend measuring one new plan before it settles (n_fft=2**22 took 48 s unbounded)."""
+"""Seconds FFTW may spend measuring one new plan (``n_fft=2**22`` took 48 s unbounded)."""
+
+ALIGNMENT = 64
+"""Byte alignment of every buffer a plan is made on or executed on (a cache line, >= any SIMD width)."""
+
+_FLAGS = {"FFTW_ESTIMATE": 1 << 6, "FFTW_MEASURE": 0, "FFTW_PATIENT": 1 << 5, "FFTW_EXHAUSTIVE": 1 << 3}
+_DESTROY_INPUT = 1
+_PREFIX = {np.dtype(np.float64).str: "fftw", np.dtype(np.float32).str: "fftwf"}
 
 _planner_lock = threading.Lock()
-_idle_lock = threading.Lock()
-_idle = collections.OrderedDict()  # key -> idle plans of that key, least recently used key first
+_pool_lock = threading.Lock()
+_plans = {}  # key -> Plan, in use or idle
+_idle_plans = collections.OrderedDict()  # key -> Plan with no user, least recently used first
+_idle_buffers = collections.OrderedDict()  # (shape, dtype) -> list of idle arrays
 _idle_bytes = [0]
-_choices = {}  # "auto" backend decided once per shape
-
-
-def _reset_after_fork():
-    global _planner_lock, _idle_lock
-    _planner_lock, _idle_lock = threading.Lock(), threading.Lock()
 
 
 def _before_fork():
     _planner_lock.acquire()
-    _idle_lock.acquire()
+    _pool_lock.acquire()
 
 
 def _after_fork_in_parent():
-    _idle_lock.release()
+    _pool_lock.release()
     _planner_lock.release()
 
 
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_reset_after_fork)
+def _after_fork_in_child():
+    global _planner_lock, _pool_lock
+    _planner_lock, _pool_lock = threading.Lock(), threading.Lock()
 
 
-def _pyfftw():
-    # Imported on first use: pyfftw's package import pulls in its numpy/scipy/dask interfaces
-    # (0.38 s here), which `import fastspec` should not pay. Of that, 0.2 s is dask.array for
-    # pyfftw.interfaces.dask_fft, which fastspec never uses: hide dask during the import (an
-    # explicit `import pyfftw.interfaces.dask_fft` later still works).
-    if "pyfftw" not in sys.modules and "dask" not in sys.modules:
-        sys.modules["dask"] = None
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+
+
+# ----- the FFTW libraries ----------------------------------------------------------------------
+_libraries = {}
+
+
+def _candidates():
+    """Files that may be FFTW's libraries: pyFFTW's wheel folder first, then the system's."""
+    found = []
+    spec = importlib.util.find_spec("pyfftw")
+    if spec is not None and spec.submodule_search_locations:
+        here = os.path.abspath(list(spec.submodule_search_locations)[0])
+        for folder in (here + ".libs", os.path.join(here, ".dylibs"), here, os.path.join(here, "..", "pyfftw.libs")):
+            found += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
+    for name in ("fftw3", "fftw3f"):
+        system = ctypes.util.find_library(name)
+        found += [system] if system else []
+    return found
+
+
+def _library(prefix):
+    """FFTW's library for one precision (``"fftw"`` double, ``"fftwf"`` single), loaded through ctypes."""
+    lib = _libraries.get(prefix)
+    if lib is not None:
+        return lib
+    stem = {"fftw": "libfftw3", "fftwf": "libfftw3f"}[prefix]
+    for path in _candidates():
+        name = os.path.basename(path)
+        # That precision's library, not another precision's, not the threads/omp parts.
+        if not name.startswith(stem) or name[len(stem):len(stem) + 1] in ("f", "l", "_") or "thread" in name:
+            continue
         try:
-            import pyfftw
-        finally:
-            del sys.modules["dask"]
-    import pyfftw
-
-    return pyfftw
-
-
-class _WisdomSet:
-    """Plan without accumulated wisdom (reproducible mode), restoring it afterwards; planner lock held."""
-
-    def __enter__(self):
-        pyfftw = _pyfftw()
-        self._saved = pyfftw.export_wisdom()
-        pyfftw.forget_wisdom()
-
-    def __exit__(self, *exc):
-        pyfftw = _pyfftw()
-        pyfftw.forget_wisdom()
-        pyfftw.import_wisdom(self._saved)
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if not hasattr(lib, prefix + "_plan_many_dft_r2c"):
+            continue
+        _declare(lib, prefix)
+        _libraries[prefix] = lib
+        return lib
+    raise RuntimeError(f"fastspec could not find FFTW's {stem} library (it comes with pyFFTW)")
 
 
-def _fftw_flags(effort):
-    return "FFTW_ESTIMATE" if effort == "reproducible" else effort
+def _declare(lib, prefix):
+    size_t, c_int, int_p = ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+    for kind in ("r2c", "c2r"):
+        plan = getattr(lib, f"{prefix}_plan_many_dft_{kind}")
+        plan.restype = size_t
+        plan.argtypes = [c_int, int_p, c_int, size_t, int_p, c_int, c_int, size_t, int_p, c_int, c_int, ctypes.c_uint]
+        execute = getattr(lib, f"{prefix}_execute_dft_{kind}")
+        execute.restype = None
+        execute.argtypes = [size_t, size_t, size_t]  # size_t all through: numba kernels call these
+    getattr(lib, prefix + "_destroy_plan").argtypes = [size_t]
+    getattr(lib, prefix + "_set_timelimit").argtypes = [ctypes.c_double]
+    getattr(lib, prefix + "_export_wisdom_to_string").restype = ctypes.c_void_p
+    getattr(lib, prefix + "_import_wisdom_from_string").argtypes = [ctypes.c_char_p]
+    getattr(lib, prefix + "_import_wisdom_from_string").restype = c_int
 
 
-class FftwPlan:
-    """A pyFFTW plan with its own aligned input and output buffers."""
+def _fn(prefix, name):
+    return getattr(_library(prefix), f"{prefix}_{name}")
 
-    backend = "fftw"
 
-    def __init__(self, kind, n_fft, batch, dtype, effort):
-        pyfftw = _pyfftw()
-        align = pyfftw.simd_alignment
-        real = np.dtype(dtype)
-        cplx = np.result_type(real, np.complex64)
+# ----- buffers -----------------------------------------------------------------------------------
+def aligned(shape, dtype):
+    """A zeroed array at ``ALIGNMENT`` (what plan execution requires)."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.zeros(nbytes + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def borrow(shape, dtype):
+    """An aligned scratch array for one call (contents undefined); give it back with :func:`give_back`."""
+    key = (tuple(shape), np.dtype(dtype).str)
+    with _pool_lock:
+        stack = _idle_buffers.get(key)
+        if stack:
+            array = stack.pop()
+            _idle_bytes[0] -= array.nbytes
+            if not stack:
+                del _idle_buffers[key]
+            return array
+    return aligned(shape, dtype)
+
+
+def give_back(arrays, limit_mb=None):
+    """Return :func:`borrow`'s arrays for reuse, within the cache bound."""
+    with _pool_lock:
+        for array in arrays:
+            key = (array.shape, array.dtype.str)
+            _idle_buffers.setdefault(key, []).append(array)
+            _idle_buffers.move_to_end(key)
+            _idle_bytes[0] += array.nbytes
+    _trim(limit_mb)
+
+
+# ----- plans ------------------------------------------------------------------------------------
+class Plan:
+    """A batched 1-D real FFTW plan, executable on any arrays aligned as :func:`aligned` makes them.
+
+    Attributes
+    ----------
+    pointer : int
+        The FFTW plan.
+    execute : ctypes function
+        ``fftw[f]_execute_dft_r2c`` or ``..._c2r``: ``execute(pointer, in_address, out_address)``
+        transforms ``batch`` contiguous rows (c2r destroys its input).
+    """
+
+    def __init__(self, key):
+        kind, n_fft, batch, dtype_str, effort = key
+        self.key = key
+        self.kind, self.n_fft, self.batch = kind, n_fft, batch
+        self.dtype = np.dtype(dtype_str)
+        self._prefix = _PREFIX[dtype_str]
+        cplx = np.result_type(self.dtype, np.complex64)
         n_freq = n_fft // 2 + 1
-        if kind == "r2c":
-            self.input = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=align)
-            output = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=align)
-            direction = "FFTW_FORWARD"
-        else:
-            self.input = pyfftw.empty_aligned((batch, n_freq), dtype=cplx, n=align)
-            output = pyfftw.empty_aligned((batch, n_fft), dtype=real, n=align)
-            direction = "FFTW_BACKWARD"
-        self._fftw = pyfftw.FFTW(
-            self.input, output, axes=(-1,), direction=direction,
-            flags=(_fftw_flags(effort), "FFTW_DESTROY_INPUT"), threads=1,
-            planning_timelimit=PLANNING_TIME_LIMIT,
-        )
-        self.input[...] = 0
-        self.output = output
-        # FFTW's own plan data (twiddles, buffers) is of the order of one transform.
-        self.nbytes = self.input.nbytes + output.nbytes + 16 * n_fft
+        real = aligned((batch, n_fft), self.dtype)
+        spectrum = aligned((batch, n_freq), cplx)
+        source, target = (real, spectrum) if kind == "r2c" else (spectrum, real)
+        length = (ctypes.c_int * 1)(n_fft)
+        in_dist, out_dist = (n_fft, n_freq) if kind == "r2c" else (n_freq, n_fft)
+        flags = _FLAGS["FFTW_ESTIMATE" if effort == "reproducible" else effort] | _DESTROY_INPUT
+        _fn(self._prefix, "set_timelimit")(PLANNING_TIME_LIMIT)
+        self.pointer = _fn(self._prefix, f"plan_many_dft_{kind}")(
+            1, length, batch, source.ctypes.data, None, 1, in_dist, target.ctypes.data, None, 1, out_dist, flags)
+        if not self.pointer:
+            raise RuntimeError(f"FFTW could not plan a {kind} transform of {batch} x {n_fft}")
+        self.execute = _fn(self._prefix, f"execute_dft_{kind}")
+        self.users = 0
+        # FFTW's own data for a plan (twiddle factors, buffers) is of the order of a transform.
+        self.nbytes = 32 * n_fft
 
-    def execute(self):
-        """Transform ``self.input`` (destroying it) and return the output buffer."""
-        self._fftw.execute()
-        return self.output
-
-
-class ScipyPlan:
-    """``scipy.fft`` behind the same interface; the output is a fresh array each call."""
-
-    backend = "scipy"
-
-    def __init__(self, kind, n_fft, batch, dtype, effort):
-        real = np.dtype(dtype)
-        cplx = np.result_type(real, np.complex64)
-        align = _pyfftw().simd_alignment
-        self._kind, self._n_fft = kind, n_fft
-        shape = (batch, n_fft) if kind == "r2c" else (batch, n_fft // 2 + 1)
-        self.input = _pyfftw().zeros_aligned(shape, dtype=real if kind == "r2c" else cplx, n=align)
-        self.nbytes = self.input.nbytes
-
-    def execute(self):
-        """Transform ``self.input`` and return a new output array (unscaled both ways)."""
-        import scipy.fft
-
-        if self._kind == "r2c":
-            return scipy.fft.rfft(self.input, axis=-1, workers=1, overwrite_x=True)
-        return scipy.fft.irfft(self.input, n=self._n_fft, axis=-1, norm="forward", workers=1, overwrite_x=True)
-
-
-def _time_plan(plan, repeats=3):
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        plan.execute()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _build(key):
-    """A new plan for ``key``; the planner lock is held."""
-    kind, n_fft, batch, dtype, effort, backend = key
-    if backend == "auto":
-        shape = key[:5]
-        backend = _choices.get(shape)
-        if backend is None:
-            # Measure both once for this shape and keep the faster, as FFTW's planner does.
-            fftw_plan = FftwPlan(kind, n_fft, batch, dtype, effort)
-            scipy_plan = ScipyPlan(kind, n_fft, batch, dtype, effort)
-            faster = fftw_plan if _time_plan(fftw_plan) <= _time_plan(scipy_plan) else scipy_plan
-            if len(_choices) > 4096:
-                _choices.clear()
-            _choices[shape] = faster.backend
-            faster.key = key
-            return faster
-    plan = (FftwPlan if backend == "fftw" else ScipyPlan)(kind, n_fft, batch, dtype, effort)
-    plan.key = key
-    return plan
+    def destroy(self):
+        """Free the FFTW plan; the planner lock is held."""
+        if self.pointer:
+            _fn(self._prefix, "destroy_plan")(self.pointer)
+            self.pointer = 0
 
 
 def plan_key(kind, n_fft, batch, dtype, settings=None):
-    """The pool key of a transform under ``settings`` (default: this thread's current settings)."""
+    """The cache key of a transform under ``settings`` (default: this thread's current settings)."""
     settings = current() if settings is None else settings
-    return (kind, int(n_fft), int(batch), np.dtype(dtype).str, settings.plan_effort, settings.plan_backend)
+    return (kind, int(n_fft), int(batch), np.dtype(dtype).str, settings.plan_effort)
 
 
 def acquire(key):
-    """Check out a plan for ``key`` (from :func:`plan_key`): an idle one, or a new one.
-
-    The caller owns its buffers until :func:`release`.
-    """
-    with _idle_lock:
-        stack = _idle.get(key)
-        if stack:
-            plan = stack.pop()
-            _idle_bytes[0] -= plan.nbytes
+    """The plan for ``key`` (from :func:`plan_key`), made on first use; hand it back with :func:`release`."""
+    with _pool_lock:
+        plan = _plans.get(key)
+        if plan is not None:
+            if plan.users == 0:
+                _idle_plans.pop(key)
+                _idle_bytes[0] -= plan.nbytes
+            plan.users += 1
             return plan
     with _planner_lock:
-        if key[4] == "reproducible":
-            with _WisdomSet():
-                return _build(key)
-        return _build(key)
+        with _pool_lock:  # made by another thread while this one waited?
+            made = key in _plans
+        if not made:
+            if key[4] == "reproducible":
+                with _NoWisdom(_PREFIX[key[3]]):
+                    plan = Plan(key)
+            else:
+                plan = Plan(key)
+            with _pool_lock:
+                _plans[key] = plan
+                _idle_plans[key] = plan
+                _idle_bytes[0] += plan.nbytes
+    return acquire(key)
 
 
 def release(plans, limit_mb=None):
-    """Return checked-out plans to the pool, evicting the least recently used beyond the bound."""
-    limit = (current().plan_cache_mb if limit_mb is None else limit_mb) * (1 << 20)
-    evicted = []
-    with _idle_lock:
+    """Hand back plans from :func:`acquire`; those no call uses are kept within the cache bound."""
+    with _pool_lock:
         for plan in plans:
-            stack = _idle.get(plan.key)
-            if stack is None:
-                stack = _idle[plan.key] = []
+            plan.users -= 1
+            if plan.users == 0:
+                _idle_plans[plan.key] = plan
+                _idle_bytes[0] += plan.nbytes
+    _trim(limit_mb)
+
+
+def _trim(limit_mb):
+    """Drop the least recently used idle plans and buffers beyond the bound."""
+    limit = (current().plan_cache_mb if limit_mb is None else limit_mb) * (1 << 20)
+    dropped = []
+    with _pool_lock:
+        while _idle_bytes[0] > limit and (_idle_plans or _idle_buffers):
+            # Buffers go first: they are cheap to make again, plans may need measuring.
+            if _idle_buffers:
+                key, stack = next(iter(_idle_buffers.items()))
+                array = stack.pop(0)
+                if not stack:
+                    del _idle_buffers[key]
+                _idle_bytes[0] -= array.nbytes
             else:
-                _idle.move_to_end(plan.key)
-            stack.append(plan)
-            _idle_bytes[0] += plan.nbytes
-        while _idle_bytes[0] > limit and _idle:
-            key, stack = next(iter(_idle.items()))
-            old = stack.pop(0)
-            _idle_bytes[0] -= old.nbytes
-            evicted.append(old)
-            if not stack:
-                del _idle[key]
-    if evicted:
-        with _planner_lock:  # destroying an FFTW plan is planner work too
-            evicted.clear()
+                key, plan = _idle_plans.popitem(last=False)
+                del _plans[key]
+                _idle_bytes[0] -= plan.nbytes
+                dropped.append(plan)
+    if dropped:
+        with _planner_lock:
+            for plan in dropped:
+                plan.destroy()
 
 
 def cached_bytes():
-    """Bytes held by idle plans in the pool."""
+    """Bytes counted against the cache bound: idle plans and idle buffers."""
     return _idle_bytes[0]
 
 
 def clear_plan_cache():
-    """Drop every idle cached plan (FFTW keeps its accumulated wisdom)."""
-    with _idle_lock:
-        dropped = list(_idle.values())
-        _idle.clear()
-        _idle_bytes[0] = 0
-    with _planner_lock:
-        dropped.clear()
+    """Drop every idle plan and buffer (FFTW keeps its accumulated wisdom)."""
+    _trim(0)
+
+
+# ----- wisdom ------------------------------------------------------------------------------------
+def _export(prefix):
+    pointer = _fn(prefix, "export_wisdom_to_string")()
+    if not pointer:
+        return b""
+    try:
+        return ctypes.string_at(pointer)
+    finally:
+        ctypes.CDLL(None).free(ctypes.c_void_p(pointer))
+
+
+def _import(prefix, blob):
+    if not blob:
+        return False
+    return bool(_fn(prefix, "import_wisdom_from_string")(blob))
+
+
+class _NoWisdom:
+    """Plan without accumulated wisdom (reproducible mode), putting it back afterwards; planner lock held."""
+
+    def __init__(self, prefix):
+        self._prefix = prefix
+
+    def __enter__(self):
+        self._saved = _export(self._prefix)
+        _fn(self._prefix, "forget_wisdom")()
+
+    def __exit__(self, *exc):
+        _fn(self._prefix, "forget_wisdom")()
+        _import(self._prefix, self._saved)
 
 
 def export_wisdom(path):
@@ -246,10 +322,10 @@ def export_wisdom(path):
     Parameters
     ----------
     path : str or os.PathLike
-        Destination file.
+        Destination file (double, single and an empty long-double part, as pyFFTW orders them).
     """
     with _planner_lock:
-        blobs = _pyfftw().export_wisdom()
+        blobs = (_export("fftw"), _export("fftwf"), b"")
     with open(path, "wb") as f:
         for blob in blobs:
             f.write(len(blob).to_bytes(8, "little"))
@@ -267,7 +343,7 @@ def import_wisdom(path):
     Returns
     -------
     tuple of bool
-        Whether the double, single and long-double wisdom were accepted.
+        Whether the double, single and long-double wisdom were accepted (long double is never used).
     """
     from ._validate import ParameterError
 
@@ -279,123 +355,4 @@ def import_wisdom(path):
                 raise ParameterError(f"{path}: not a fastspec wisdom file")
             blobs.append(f.read(int.from_bytes(size, "little")))
     with _planner_lock:
-        return _pyfftw().import_wisdom(tuple(blobs))
-
-
-# ----- 1-D plans executed from compiled code ---------------------------------------------------
-# A loop whose every iteration needs an FFT of data the previous iteration produced (the seed's
-# sequential offset search) cannot batch through pyFFTW. These plans are built on FFTW's C API
-# (the library pyFFTW itself loaded) and run from numba through FFTW's new-array execute
-# functions, which are thread-safe, so one plan serves any aligned buffers. Measured for a
-# 1344-point r2c + c2r pair inside a numba loop: 4.4 us, against 13 us for numpy.fft via
-# rocket-fft.
-_FLAGS = {"FFTW_ESTIMATE": 1 << 6, "FFTW_MEASURE": 0, "FFTW_PATIENT": 1 << 5, "FFTW_EXHAUSTIVE": 1 << 3}
-_raw_cache = {}
-_library = []
-
-
-def _fftw_library():
-    """The double-precision FFTW library pyFFTW runs on, loaded through ctypes."""
-    if _library:
-        return _library[0]
-    import ctypes
-    import ctypes.util
-    import glob
-
-    pyfftw = _pyfftw()
-    candidates = []
-    try:  # Linux: the very file pyFFTW loaded
-        with open("/proc/self/maps") as maps:
-            candidates += [line.split()[-1] for line in maps if "libfftw3" in line]
-    except OSError:
-        pass
-    here = os.path.dirname(os.path.abspath(pyfftw.__file__))
-    for folder in (here, here + ".libs", os.path.join(here, ".dylibs"), os.path.join(here, "..", "pyfftw.libs")):
-        candidates += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
-    found = ctypes.util.find_library("fftw3")
-    candidates += [found] if found else []
-    for path in candidates:
-        name = os.path.basename(path)
-        # The double-precision library: not libfftw3f / libfftw3l, not the threads/omp parts.
-        if not name.startswith("libfftw3") or name[8:9] in ("f", "l", "_") or "thread" in name:
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        if not hasattr(lib, "fftw_plan_dft_r2c_1d"):
-            continue
-        size_t = ctypes.c_size_t
-        for kind in ("r2c", "c2r"):
-            plan = getattr(lib, f"fftw_plan_dft_{kind}_1d")
-            plan.restype = size_t
-            plan.argtypes = [ctypes.c_int, size_t, size_t, ctypes.c_uint]
-            execute = getattr(lib, f"fftw_execute_dft_{kind}")
-            execute.restype = None
-            execute.argtypes = [size_t, size_t, size_t]
-        lib.fftw_set_timelimit.restype = None
-        lib.fftw_set_timelimit.argtypes = [ctypes.c_double]
-        _library.append(lib)
-        return lib
-    raise RuntimeError("fastspec could not locate the FFTW library that pyFFTW uses")
-
-
-class RawPlan:
-    """A 1-D double-precision FFTW plan for compiled code.
-
-    Attributes
-    ----------
-    pointer : int
-        The ``fftw_plan``.
-    execute : ctypes function
-        ``fftw_execute_dft_r2c`` or ``..._c2r``: ``execute(pointer, in_address, out_address)``
-        on arrays aligned like :func:`aligned` returns (``"c2r"`` destroys its input).
-    """
-
-    def __init__(self, kind, n_fft, effort):
-        lib = _fftw_library()
-        pyfftw = _pyfftw()
-        real = pyfftw.empty_aligned(n_fft, dtype=np.float64, n=pyfftw.simd_alignment)
-        cplx = pyfftw.empty_aligned(n_fft // 2 + 1, dtype=np.complex128, n=pyfftw.simd_alignment)
-        source, target = (real, cplx) if kind == "r2c" else (cplx, real)
-        lib.fftw_set_timelimit(PLANNING_TIME_LIMIT)
-        self.pointer = getattr(lib, f"fftw_plan_dft_{kind}_1d")(
-            n_fft, source.ctypes.data, target.ctypes.data, _FLAGS[_fftw_flags(effort)])
-        if not self.pointer:
-            raise RuntimeError(f"FFTW could not plan a {kind} transform of length {n_fft}")
-        self.execute = getattr(lib, f"fftw_execute_dft_{kind}")
-
-
-def aligned(shape, dtype):
-    """Zeroed array at FFTW's SIMD alignment (what :class:`RawPlan` execution requires)."""
-    pyfftw = _pyfftw()
-    return pyfftw.zeros_aligned(shape, dtype=dtype, n=pyfftw.simd_alignment)
-
-
-def get_raw_plan(kind, n_fft):
-    """Return the cached :class:`RawPlan` (``"r2c"`` or ``"c2r"``, float64) of length ``n_fft``.
-
-    Raw plans hold no buffers (every execution names its arrays), so one plan serves every thread.
-
-    Parameters
-    ----------
-    kind : {"r2c", "c2r"}
-    n_fft : int
-
-    Returns
-    -------
-    RawPlan
-    """
-    key = (kind, int(n_fft), current().plan_effort)
-    plan = _raw_cache.get(key)
-    if plan is None:
-        with _planner_lock:
-            plan = _raw_cache.get(key)
-            if plan is None:
-                if key[2] == "reproducible":
-                    with _WisdomSet():
-                        plan = RawPlan(kind, key[1], key[2])
-                else:
-                    plan = RawPlan(kind, key[1], key[2])
-                _raw_cache[key] = plan
-    return plan
+        return _import("fftw", blobs[0]), _import("fftwf", blobs[1]), False

@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 from . import _config, _engine
-from ._fft import aligned, get_raw_plan
+from ._fft import aligned
 from ._kernels import seed as kernels
 from ._kernels import xcorr
 from ._validate import ParameterError
@@ -394,24 +394,24 @@ def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None,
         n1 = step
     n2 = min(n1, n_fft - est_start)
     fft_len = xcorr.fft_length(n1, n2)
-    r2c = get_raw_plan("r2c", fft_len)
-    c2r = get_raw_plan("c2r", fft_len)
     # Separately aligned: FFTW's new-array execute needs the alignment the plan was made with.
     x1_buffer, x2_buffer, corr = (aligned(fft_len, np.float64) for _ in range(3))
     spectrum, product = (aligned(fft_len // 2 + 1, np.complex128) for _ in range(2))
     segment = np.zeros(n2, dtype=np.float32)
     window = _hamming(size)
-    for start, count in _blocks(n_frames, n_fft):
-        frames, scale = frames_of(start, count)
-        failed = xcorr.overlap_add_search(frames, start, step, size, est_start, n1, scale, window,
-                                          search, r2c.execute, r2c.pointer, c2r.execute,
-                                          c2r.pointer, x1_buffer, x2_buffer, corr, segment,
-                                          spectrum, product, wave, offsets)
-        if failed >= 0:
-            raise ValueError(
-                f"could not broadcast: frame {failed} shifted by {offsets[failed]} runs off its "
-                f"{n_fft}-sample estimate (the seed's slice assignment fails here too)"
-            )
+    with _engine.PlanSet(_config.current()) as plans:
+        r2c, c2r = plans.raw("r2c", fft_len), plans.raw("c2r", fft_len)
+        for start, count in _blocks(n_frames, n_fft):
+            frames, scale = frames_of(start, count)
+            failed = xcorr.overlap_add_search(frames, start, step, size, est_start, n1, scale, window,
+                                              search, r2c.execute, r2c.pointer, c2r.execute,
+                                              c2r.pointer, x1_buffer, x2_buffer, corr, segment,
+                                              spectrum, product, wave, offsets)
+            if failed >= 0:
+                raise ValueError(
+                    f"could not broadcast: frame {failed} shifted by {offsets[failed]} runs off its "
+                    f"{n_fft}-sample estimate (the seed's slice assignment fails here too)"
+                )
     if norm is None:
         norm = _window_norm(window, n_frames, step, length)
     np.divide(wave, norm, out=wave)

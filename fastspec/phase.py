@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from . import _config, _engine, _validate
-from ._kernels import overlap_add
+from ._kernels import overlap_add, pipeline
 from ._kernels import phase as kernels
 from ._validate import ParameterError
 from .stft import Stft, get_stft
@@ -109,7 +109,8 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     :class:`~fastspec._engine.OverlapAdd`), so results do not depend on the thread count.
     """
     real = mag.dtype
-    n_items, n_frames, _ = mag.shape
+    cplx = np.result_type(real, np.complex64)
+    n_items, n_frames, n_freq = mag.shape
     n_fft, hop = tf.n_fft, tf.hop_length
     n_out, n_ola = tf.inverse_geometry(n_frames, length)
     window = tf.window(real)
@@ -118,80 +119,65 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     coef = real.type(momentum / (1 + momentum))
     # The fused pass keeps r2c in/out, c2r in/out, and a block of magnitudes and momentum memory
     # in cache: half the STFT's block.
-    schedule = _engine.chunks(n_frames, max(1, _engine.block_size(n_fft, real.itemsize) // 2))
+    block = max(1, _engine.block_size(n_fft, real.itemsize) // 2)
+    schedule = _engine.chunks(n_frames, block)
     ola = _engine.OverlapAdd(schedule, n_fft, hop, tf.padding, n_out)
-    n_segments = len(ola.segments)
-    tasks = [(item, segment) for item in range(n_items) for segment in range(n_segments)]
+    tasks = _engine.segment_tasks(n_items, len(ola.segments))
     settings = _config.current()
-    n_threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
-    parts = _engine.split(tasks, n_threads)
+    parts = _engine.split(tasks, _engine.thread_count(settings, len(tasks), n_items * n_frames))
     norm = tf.inverse_norm(real, n_ola, n_out)
     y = np.zeros((n_items, n_out), dtype=real)
     y_next = np.zeros_like(y)
     edges = ola.edges(n_items, real)
-    prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
-    # Per task, so the per-item sums below run in one order whatever the threads.
-    err = np.zeros((n_items, n_segments, 2)) if track else None
+    # Squared errors per task, so the per-item sums below run in one order whatever the threads.
+    err = np.zeros((n_items, len(ola.segments), 2))
     errors = np.zeros((n_iter + 1, n_items, 2)) if track else None
-
-    def first(mine, part, target):
-        for item, segment in part:
-            for start, size, valid in ola.segments[segment]:
-                n_add = min(valid, n_ola - start)
-                if n_add > 0:
-                    inv = mine["c2r", size]
-                    inv.input[:valid] = coeffs[item, start:start + valid]
-                    ola.add(inv.execute()[:n_add], start, window, scale, segment, target[item], edges[item])
-
-    def fused(mine, part, source, target, k):
-        for item, segment in part:
-            for start, size, valid in ola.segments[segment]:
-                fwd, inv = mine["r2c", size], mine["c2r", size]
-                tf.frame_into(source[item], start, fwd.input[:valid])
-                spec = fwd.execute()[:valid]
-                rows = slice(start, start + valid)
-                if err is None:
-                    kernels.project(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid])
-                else:
-                    kernels.project_tracked(spec, mag[item, rows], prev[item, rows], k, eps, inv.input[:valid],
-                                            err[item, segment])
-                n_add = min(valid, n_ola - start)
-                if n_add > 0:
-                    ola.add(inv.execute()[:n_add], start, window, scale, segment, target[item], edges[item])
-
-    def final_error(mine, part, source):
-        for item, segment in part:
-            for start, size, valid in ola.segments[segment]:
-                fwd = mine["r2c", size]
-                tf.frame_into(source[item], start, fwd.input[:valid])
-                kernels.magnitude_error(fwd.execute()[:valid], mag[item, start:start + valid], err[item, segment])
-
-    def finish(target):
-        ola.finish(target, edges)
-        edges.fill(0)
-        for item in range(n_items):
-            overlap_add.multiply(target[item], norm)
-
-    plans = _engine.checkout(settings, ("r2c", "c2r"), n_fft, real, {c[1] for c in schedule}, n_threads)
+    prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
+    shapes = (((block, n_fft), real), ((block, n_freq), cplx), ((block, n_freq), cplx), ((block, n_fft), real))
+    scratch = [_engine.scratch(settings, shapes) for _ in parts]
+    forward = inverse = None
     try:
-        _engine.run(parts, lambda slot, part: first(plans[slot], part, y))
+        forward = _engine.Plans(settings, "r2c", n_fft, real, schedule, block)
+        inverse = _engine.Plans(settings, "c2r", n_fft, real, schedule, block)
+
+        def first(slot, part):
+            _, spec, _, rows = scratch[slot]
+            pipeline.inverse(coeffs, part, ola.segments, n_ola, hop, tf.padding, ola.n_edge, window, scale,
+                             inverse.execute, inverse.pointers, spec, rows, y, edges)
+
+        def sweep(source, target, k, mode):
+            def work(slot, part):
+                pipeline.griffin_lim_pass(source, mag, prev, part, ola.segments, n_ola, tf.framing, ola.n_edge, window,
+                                          scale, k, eps, mode, forward.execute, forward.pointers, inverse.execute,
+                                          inverse.pointers, tuple(scratch[slot]), target, edges, err)
+            _engine.run(parts, work)
+
+        def finish(target):
+            ola.finish(target, edges)
+            edges.fill(0)
+            for item in range(n_items):
+                overlap_add.multiply(target[item], norm)
+
+        _engine.run(parts, first)
         finish(y)
         for it in range(n_iter):
-            k = real.type(0) if it == 0 else coef
             y_next.fill(0)
-            if track:
-                err.fill(0)
-            _engine.run(parts, lambda slot, part, k=k: fused(plans[slot], part, y, y_next, k))
+            err.fill(0)
+            sweep(y, y_next, real.type(0) if it == 0 else coef, 1 if track else 0)
             finish(y_next)
             if track:
                 errors[it] = err.sum(axis=1)
             y, y_next = y_next, y
         if track:
             err.fill(0)
-            _engine.run(parts, lambda slot, part: final_error(plans[slot], part, y))
+            sweep(y, y_next, coef, 2)
             errors[n_iter] = err.sum(axis=1)
     finally:
-        _engine.release(settings, plans)
+        for plans in (forward, inverse):
+            if plans is not None:
+                plans.release()
+        for arrays in scratch:
+            _engine.give_back(settings, arrays)
     if track:
         with np.errstate(divide="ignore", invalid="ignore"):
             sc = 10 * np.log10(errors[..., 0] / errors[..., 1])

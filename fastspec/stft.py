@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from . import _config, _engine, _validate
-from ._kernels import elementwise, framing, overlap_add
+from ._kernels import framing, overlap_add, pipeline
 from ._validate import ParameterError
 from .filters import get_window
 
@@ -67,6 +67,9 @@ class Stft:
         self._win_lo = int(nonzero[0]) if nonzero.size else 0
         self._win_hi = int(nonzero[-1]) + 1 if nonzero.size else 0
         self._windows = {np.dtype(np.float64): base, np.dtype(np.float32): _readonly(base.astype(np.float32))}
+        # What the compiled pipelines read: [hop, padding, pad mode, window support].
+        self._framing = _readonly(np.array([self._hop_length, self.padding, code, self._win_lo, self._win_hi],
+                                           dtype=np.int64))
         self._inverse_norm = {}
 
     n_fft = property(lambda self: self._n_fft, doc="FFT length.")
@@ -99,6 +102,9 @@ class Stft:
         """``(lo, hi)``: only ``window()[lo:hi]`` is non-zero (a short window centred in ``n_fft``)."""
         return self._win_lo, self._win_hi
 
+    framing = property(lambda self: self._framing,
+                       doc="``[hop_length, padding, pad mode code, *window_support]``, as the compiled pipelines read it.")
+
     def n_frames(self, n_samples):
         """Number of frames for a signal of ``n_samples``."""
         return 1 + (n_samples + 2 * self.padding - self._n_fft) // self._hop_length
@@ -121,11 +127,29 @@ class Stft:
             )
         return y
 
-    def forward(self, y, out_dtype, post, out, width=None):
-        """Frame, transform and post-process ``y`` (validated, ``(..., n_samples)``); ``post(spec_rows, out_rows)`` writes the output.
+    def forward(self, y, out_dtype, pipeline, args=(), out=None, width=None, finish=None):
+        """Frame, transform and post-process ``y`` (validated, ``(..., n_samples)``) in one compiled pipeline.
 
-        Output rows have ``width`` values (default ``n_freq``; e.g. ``n_mels`` when ``post``
-        applies a filterbank).
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (..., n_samples)
+        out_dtype : numpy dtype
+        pipeline : numba function
+            A forward pipeline of :mod:`fastspec._kernels.pipeline`; ``args`` are the arguments it
+            takes between the scratch arrays and the output.
+        args : tuple
+        out : numpy.ndarray, optional
+            As :meth:`stft` takes it.
+        width : int, optional
+            Values per output row (default ``n_freq``; e.g. ``n_mels`` for a filterbank).
+        finish : callable, optional
+            ``finish(rows)`` on each contiguous run of frames-major output rows once computed, on
+            the thread that computed them (a logarithm, say, while the rows are in cache).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., width, n_frames)
+            Frames-major in memory.
         """
         lead = y.shape[:-1]
         y2 = np.ascontiguousarray(y.reshape(-1, y.shape[-1]))
@@ -146,25 +170,29 @@ class Stft:
                 raise ParameterError("out must be laid out as fastspec returns it: frames-major, "
                                      "i.e. np.swapaxes(out, -1, -2) C-contiguous")
         dtype = y2.dtype
+        cplx = np.result_type(dtype, np.complex64)
         settings = _config.current()
-        schedule = _engine.chunks(n_frames, _engine.block_size(self._n_fft, dtype.itemsize))
-        tasks = [(item, chunk) for item in range(n_items) for chunk in schedule]
+        block = _engine.block_size(self._n_fft, dtype.itemsize)
+        schedule = _engine.chunks(n_frames, block)
+        tasks = _engine.forward_tasks(n_items, schedule)
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
-        plans = _engine.checkout(settings, ("r2c",), self._n_fft, dtype, {c[1] for c in schedule}, threads)
-        frame_into = self.frame_into
+        plans = _engine.Plans(settings, "r2c", self._n_fft, dtype, schedule, block)
+        window, framing = self._windows[dtype], self._framing
 
         def work(slot, part):
-            mine = plans[slot]
-            for item, (start, size, valid) in part:
-                plan = mine["r2c", size]
-                frame_into(y2[item], start, plan.input)
-                spec = plan.execute()
-                post(spec if valid == size else spec[:valid], frames_major[item, start:start + valid])
+            frames, spec = _engine.scratch(settings, (((block, self._n_fft), dtype), ((block, self.n_freq), cplx)))
+            try:
+                pipeline(y2, part, framing, window, plans.execute, plans.pointers, frames, spec, *args, frames_major)
+            finally:
+                _engine.give_back(settings, (frames, spec))
+            if finish is not None:
+                for item, first, stop in _engine.frame_runs(part):
+                    finish(frames_major[item, first:stop])
 
         try:
             _engine.run(_engine.split(tasks, threads), work)
         finally:
-            _engine.release(settings, plans)
+            plans.release()
         return np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
 
     def stft(self, y, *, dtype=None, out=None):
@@ -186,7 +214,7 @@ class Stft:
         """
         y = self._prepare(y, dtype)
         cplx = np.result_type(y.dtype, np.complex64)
-        return self.forward(y, cplx, elementwise.copy_rows, out)
+        return self.forward(y, cplx, pipeline.forward_complex, out=out)
 
     def spectrogram(self, y, *, power=1.0, dtype=None, out=None):
         """Magnitude (``power=1``) or power (``power=2``) spectrogram ``|STFT(y)|**power``.
@@ -208,16 +236,7 @@ class Stft:
         """
         power = _validate.positive_float(power, "power")
         y = self._prepare(y, dtype)
-        if power == 1.0:
-            post = elementwise.magnitude
-        elif power == 2.0:
-            post = elementwise.power
-        else:
-            exponent = y.dtype.type(power)
-
-            def post(spec, rows):
-                elementwise.magnitude_pow(spec, exponent, rows)
-        return self.forward(y, y.dtype, post, out)
+        return self.forward(y, y.dtype, pipeline.forward_spectrogram, (y.dtype.type(power),), out=out)
 
     # ----- inverse -------------------------------------------------------------------------
     def inverse_geometry(self, n_frames, length=None):
@@ -292,25 +311,26 @@ class Stft:
         window = self._windows[real]
         scale = real.type(1.0 / self._n_fft)
         settings = _config.current()
-        schedule = _engine.chunks(n_frames, _engine.block_size(self._n_fft, real.itemsize))
+        block = _engine.block_size(self._n_fft, real.itemsize)
+        schedule = _engine.chunks(n_frames, block)
         ola = _engine.OverlapAdd(schedule, self._n_fft, self._hop_length, self.padding, n_out)
         edges = ola.edges(n_items, real)
-        tasks = [(item, segment) for item in range(n_items) for segment in range(len(ola.segments))]
+        tasks = _engine.segment_tasks(n_items, len(ola.segments))
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
-        plans = _engine.checkout(settings, ("c2r",), self._n_fft, real, {c[1] for c in schedule}, threads)
+        plans = _engine.Plans(settings, "c2r", self._n_fft, real, schedule, block)
 
         def work(slot, part):
-            mine = plans[slot]
-            for item, segment in part:
-                for start, size, valid in ola.segments[segment]:
-                    plan = mine["c2r", size]
-                    plan.input[:valid] = frames[item, start:start + valid]
-                    ola.add(plan.execute()[:valid], start, window, scale, segment, y[item], edges[item])
+            spec, rows = _engine.scratch(settings, (((block, self.n_freq), cplx), ((block, self._n_fft), real)))
+            try:
+                pipeline.inverse(frames, part, ola.segments, n_frames, self._hop_length, self.padding, ola.n_edge,
+                                 window, scale, plans.execute, plans.pointers, spec, rows, y, edges)
+            finally:
+                _engine.give_back(settings, (spec, rows))
 
         try:
             _engine.run(_engine.split(tasks, threads), work)
         finally:
-            _engine.release(settings, plans)
+            plans.release()
         ola.finish(y, edges)
         norm = self.inverse_norm(real, n_frames, n_out)
         for item in range(n_items):
