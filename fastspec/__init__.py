@@ -4,7 +4,6 @@ from . import data, feature, filters
 from ._config import (
     config,
     get_num_threads,
-    set_fft_backend,
     set_num_threads,
     set_plan_cache_size,
     set_planner_effort,
@@ -34,6 +33,6 @@ __all__ = [
     "griffin_lim", "mel_to_audio", "mel_to_stft", "melspectrogram", "mfcc", "mfcc_to_audio", "mfcc_to_mel", "pghi",
     "pretty_to_audio", "spectral_convergence", "clear_plan_cache", "db_to_amplitude",
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
-    "set_fft_backend", "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
+    "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
     "spectrogram", "stft",
 ]

@@ -1,7 +1,7 @@
-"""One place for the runtime settings: threads, FFTW planner effort, FFT backend, reproducibility, plan cache.
+"""One place for the runtime settings: threads, FFTW planner effort, reproducibility, plan cache bound.
 
 Process-wide values are read once from the environment (``FASTSPEC_NUM_THREADS``,
-``FASTSPEC_PLANNER_EFFORT``, ``FASTSPEC_FFT_BACKEND``, ``FASTSPEC_REPRODUCIBLE``,
+``FASTSPEC_PLANNER_EFFORT``, ``FASTSPEC_REPRODUCIBLE``,
 ``FASTSPEC_PLAN_CACHE_MB``) and changed through the ``set_*`` functions. :func:`config` overrides
 them for the calling thread (or asyncio task) only, so one thread of a server or a Dask worker can
 ask for one thread or reproducible plans without touching the others.
@@ -16,7 +16,6 @@ import os
 import typing
 
 _EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
-_BACKENDS = ("auto", "fftw", "scipy")
 
 
 def _parse_effort(value):
@@ -40,15 +39,6 @@ def _parse_threads(value):
     if n < 1:
         raise ParameterError(f"num_threads={value!r} must be a positive integer")
     return n
-
-
-def _parse_backend(value):
-    from ._validate import ParameterError
-
-    name = str(value).lower()
-    if name not in _BACKENDS:
-        raise ParameterError(f"fft backend {value!r} is not one of {', '.join(_BACKENDS)}")
-    return name
 
 
 def _parse_flag(value, name="reproducible"):
@@ -82,7 +72,6 @@ class Settings(typing.NamedTuple):
 
     num_threads: int
     planner_effort: str
-    fft_backend: str
     reproducible: bool
     plan_cache_mb: float
 
@@ -91,19 +80,13 @@ class Settings(typing.NamedTuple):
         """The effort plans are built with: ESTIMATE, apart from wisdom, when reproducible."""
         return "reproducible" if self.reproducible else self.planner_effort
 
-    @property
-    def plan_backend(self):
-        """The backend plans come from: FFTW alone when reproducible (no timing race with scipy)."""
-        return "fftw" if self.reproducible else self.fft_backend
 
-
-_PARSERS = {"num_threads": _parse_threads, "planner_effort": _parse_effort, "fft_backend": _parse_backend,
-            "reproducible": _parse_flag, "plan_cache_mb": _parse_megabytes}
+_PARSERS = {"num_threads": _parse_threads, "planner_effort": _parse_effort, "reproducible": _parse_flag,
+            "plan_cache_mb": _parse_megabytes}
 
 _global = Settings(
     num_threads=_parse_threads(os.environ.get("FASTSPEC_NUM_THREADS", os.cpu_count() or 1)),
     planner_effort=_parse_effort(os.environ.get("FASTSPEC_PLANNER_EFFORT", "FFTW_MEASURE")),
-    fft_backend=_parse_backend(os.environ.get("FASTSPEC_FFT_BACKEND", "auto")),
     reproducible=_parse_flag(os.environ.get("FASTSPEC_REPRODUCIBLE", "0")),
     plan_cache_mb=_parse_megabytes(os.environ.get("FASTSPEC_PLAN_CACHE_MB", 256)),
 )
@@ -134,8 +117,7 @@ def config(**settings):
     ----------
     **settings
         Any of ``num_threads`` (int >= 1), ``planner_effort`` (as :func:`set_planner_effort`),
-        ``fft_backend`` (as :func:`set_fft_backend`), ``reproducible`` (as :func:`set_reproducible`),
-        ``plan_cache_mb`` (as :func:`set_plan_cache_size`).
+        ``reproducible`` (as :func:`set_reproducible`), ``plan_cache_mb`` (as :func:`set_plan_cache_size`).
 
     Examples
     --------
@@ -197,30 +179,11 @@ def set_planner_effort(effort):
     return _set("planner_effort", effort)
 
 
-def set_fft_backend(backend):
-    """Choose the FFT engine: ``"auto"`` (default), ``"fftw"`` or ``"scipy"`` (process-wide).
-
-    ``"auto"`` times a pyFFTW plan and ``scipy.fft`` once for each new transform shape and keeps
-    the faster, the way FFTW's own planner picks among its algorithms.
-
-    Parameters
-    ----------
-    backend : str
-        ``"auto"``, ``"fftw"`` or ``"scipy"``.
-
-    Returns
-    -------
-    str
-        The previous setting.
-    """
-    return _set("fft_backend", backend)
-
-
 def set_reproducible(on=True):
     """Make results bit-identical across runs and processes (process-wide).
 
-    Plans measured by FFTW (``FFTW_MEASURE``, the default) and the ``"auto"`` backend's timing can
-    pick a different algorithm in another process, which changes the last bits of results (about
+    Plans measured by FFTW (``FFTW_MEASURE``, the default) can pick a different algorithm in
+    another process, which changes the last bits of results (about
     1e-11 relative in float64). Reproducible mode builds every plan with FFTW's ``FFTW_ESTIMATE``
     heuristic, ignoring accumulated wisdom, so the same inputs give the same bytes in every run on
     the same machine and library versions. Within one process, results never depend on the thread

@@ -1,15 +1,17 @@
 """The block engine every transform runs on: block sizing, schedules, plans per call, threads.
 
 A transform cuts its frames into chunks of ``block`` frames (:func:`block_size`, :func:`chunks`), so
-one chunk's FFT input and output stay in cache; each chunk is framed straight into a plan's input,
-transformed, and post-processed out of the plan's output. A call
+one chunk's FFT input and output stay in cache; each chunk is framed straight into scratch, transformed,
+and post-processed out of the FFT's output. A call
 
 1. reads the settings once (``_config.current()``) and picks its thread count (:func:`thread_count`);
 2. splits its tasks (chunks, segments or whole items) into one contiguous part per thread
    (:func:`split`);
-3. checks out private plans for each part (:func:`checkout`), so no buffer is ever shared by two
-   calls in flight, and returns them afterwards (:func:`release`);
-4. runs the parts, the first on the calling thread and the others on fastspec's pool (:func:`run`).
+3. takes the FFT plans of its schedule (:class:`Plans`; FFTW executes one plan from many threads at
+   once) and, per part, scratch buffers of its own (:func:`scratch`), so no buffer is ever shared by
+   two calls in flight; both go back to the bounded cache afterwards;
+4. runs the parts, the first on the calling thread and the others on fastspec's pool (:func:`run`),
+   each part one call of a compiled pipeline (:mod:`fastspec._kernels.pipeline`) that holds no GIL.
 
 Overlap-add, whose frames write overlapping samples, goes through :class:`OverlapAdd`, which makes
 the sum independent of the thread count. So every result is bit-identical to the same call made
@@ -121,16 +123,12 @@ class Plans:
 
 
 @functools.lru_cache(maxsize=256)
-def _forward_tasks(n_items, schedule):
+def forward_tasks(n_items, schedule):
+    """The (read-only) ``[item, first_frame, n_frames]`` rows of every chunk of every item, as pipelines read them."""
     tasks = np.array([(item, first, valid) for item in range(n_items) for first, _, valid in schedule],
                      dtype=np.int64).reshape(-1, 3)
     tasks.flags.writeable = False
     return tasks
-
-
-def forward_tasks(n_items, schedule):
-    """The (read-only) ``[item, first_frame, n_frames]`` rows of every chunk of every item, as pipelines read them."""
-    return _forward_tasks(n_items, schedule)
 
 
 def segment_tasks(n_items, n_segments):
@@ -148,10 +146,11 @@ def frame_runs(tasks):
     items = tasks[:, 0]
     heads = np.concatenate(([0], np.flatnonzero(items[1:] != items[:-1]) + 1))
     tails = np.concatenate((heads[1:], [len(tasks)])) - 1
-    return [(int(items[h]), int(tasks[h, 1]), int(tasks[t, 1] + tasks[t, 2])) for h, t in zip(heads, tails)]
+    return [(int(items[h]), int(tasks[h, 1]), int(tasks[t, 1] + tasks[t, 2]))
+            for h, t in zip(heads, tails, strict=True)]
 
 
-def scratch(settings, shapes_and_dtypes):
+def scratch(shapes_and_dtypes):
     """Borrow one call part's scratch arrays (see :func:`fastspec._fft.borrow`)."""
     return [_fft.borrow(shape, dtype) for shape, dtype in shapes_and_dtypes]
 
@@ -169,12 +168,11 @@ def _executor(n_workers):
     global _pool, _pool_size
     with _pool_lock:
         if _pool is None or _pool_size < n_workers:
-            old = _pool
+            # A larger pool replaces a smaller one; the old one is never shut down under a call that
+            # may still submit to it: its idle threads end once it is unreferenced.
             _pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="fastspec",
                                        initializer=_mark_pool_thread)
             _pool_size = n_workers
-            if old is not None:
-                old.shutdown(wait=False)
         return _pool
 
 

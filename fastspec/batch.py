@@ -374,7 +374,7 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
         shape = lead + (rows.shape[-2], writer.n_frames)
         if job.format == "npz":
             audio_io.npy_to_npz(path, dst, **extra)
-            audio_io._remove(path)
+            audio_io.remove_if_exists(path)
         return shape, audio_io.sha256_file(dst)
     except BaseException:
         if writer is not None:
@@ -382,8 +382,8 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
         raise
     finally:
         if first is not None and feat.post is not None:  # the scratch log-mel file
-            audio_io._remove(first.path)
-            audio_io._remove(first.temp_path)
+            audio_io.remove_if_exists(first.path)
+            audio_io.remove_if_exists(first.temp_path)
 
 
 def _task(job, src, dst):
@@ -545,7 +545,7 @@ def _sweep_temp(outdir):
     for folder, _, files in os.walk(outdir):
         for name in files:
             if name.endswith(audio_io.TEMP_SUFFIX) or name.endswith(audio_io.TEMP_SUFFIX + ".npy"):
-                audio_io._remove(os.path.join(folder, name))
+                audio_io.remove_if_exists(os.path.join(folder, name))
 
 
 # ----- progress ----------------------------------------------------------------------------------

@@ -200,11 +200,11 @@ class MelSpectrogram:
             self._stft = Stft(n_fft=n_fft, hop_length=hop, win_length=win_length, window=p["window"],
                               center=p["center"], pad_mode=p["pad_mode"])
             self._scale = 1.0
-        sr, n_fft, n_mels, fmin, fmax, norm = filters._check_mel_args(
+        sr, n_fft, n_mels, fmin, fmax, norm = filters.check_mel_args(
             self._sr, n_fft, p["n_mels"], p["fmin"], p["fmax"], p["norm"], p["mel_style"])
         key = (sr, n_fft, n_mels, fmin, fmax, bool(p["htk"]), norm, p["mel_style"], np.dtype(p["mel_dtype"]))
-        self._basis, self._empty = filters._mel_cached(*key)
-        self._sparse = filters._sparse_mel_cached(*key)
+        self._basis, self._empty = filters.cached_mel(*key)
+        self._sparse = filters.cached_sparse_mel(*key)
         self._scaled_weights = {}
         self._n_mels = n_mels
 
@@ -226,7 +226,7 @@ class MelSpectrogram:
         self._scale = 1.0 / n_fft  # psf's power spectrum is |X|**2 / n_fft
 
     def _warn_empty(self, stacklevel):
-        filters._warn_if_empty(self._basis, self._empty, self._n_mels, self._stft.n_fft, self._sr,
+        filters.warn_if_empty(self._basis, self._empty, self._n_mels, self._stft.n_fft, self._sr,
                                stacklevel=stacklevel + 1)
 
     sr = property(lambda self: self._sr, doc="Sample rate.")

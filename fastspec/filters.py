@@ -197,7 +197,8 @@ def _normalize_rows(weights, norm):
     return (weights / length).astype(weights.dtype)
 
 
-def _check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style):
+def check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style):
+    """Validate mel filterbank parameters; return ``(sr, n_fft, n_mels, fmin, fmax, norm)`` normalised."""
     sr = positive_float(sr, "sr")
     n_fft = positive_int(n_fft, "n_fft")
     n_mels = positive_int(n_mels, "n_mels")
@@ -223,7 +224,8 @@ def _check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style):
 
 
 @functools.lru_cache(maxsize=64)
-def _mel_cached(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
+def cached_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
+    """The (read-only) dense mel filterbank of checked parameters and whether some band is empty; cached."""
     n_freq = 1 + n_fft // 2
     weights = np.zeros((n_mels, n_freq), dtype=dtype)
     mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
@@ -258,7 +260,8 @@ def _mel_cached(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
     return weights, empty
 
 
-def _warn_if_empty(weights, empty, n_mels, n_fft, sr, stacklevel=3):
+def warn_if_empty(weights, empty, n_mels, n_fft, sr, stacklevel=3):
+    """Warn as librosa does when some of the ``n_mels`` bands have no weight (``n_mels`` too large for ``n_fft``)."""
     # Outside the cache, so every call warns, as librosa's does.
     if empty:
         warnings.warn(
@@ -317,9 +320,9 @@ def mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
     UserWarning
         When some bands are empty (``n_mels`` too large for the FFT resolution), as librosa does.
     """
-    sr, n_fft, n_mels, fmin, fmax, norm = _check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
-    weights, empty = _mel_cached(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm, style, np.dtype(dtype))
-    _warn_if_empty(weights, empty, n_mels, n_fft, sr)
+    sr, n_fft, n_mels, fmin, fmax, norm = check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
+    weights, empty = cached_mel(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm, style, np.dtype(dtype))
+    warn_if_empty(weights, empty, n_mels, n_fft, sr)
     return weights
 
 
@@ -457,8 +460,9 @@ class SparseFilterbank:
 
 
 @functools.lru_cache(maxsize=64)
-def _sparse_mel_cached(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
-    return SparseFilterbank(_mel_cached(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype)[0])
+def cached_sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
+    """:class:`SparseFilterbank` of :func:`cached_mel`; cached."""
+    return SparseFilterbank(cached_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype)[0])
 
 
 def sparse_mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney", dtype=np.float32,
@@ -474,10 +478,10 @@ def sparse_mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="s
     -------
     SparseFilterbank
     """
-    sr, n_fft, n_mels, fmin, fmax, norm = _check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
+    sr, n_fft, n_mels, fmin, fmax, norm = check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
     key = (sr, n_fft, n_mels, fmin, fmax, bool(htk), norm, style, np.dtype(dtype))
-    _warn_if_empty(*_mel_cached(*key), n_mels, n_fft, sr)
-    return _sparse_mel_cached(*key)
+    warn_if_empty(*cached_mel(*key), n_mels, n_fft, sr)
+    return cached_sparse_mel(*key)
 
 
 @functools.lru_cache(maxsize=64)

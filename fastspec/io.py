@@ -393,10 +393,11 @@ class NpyWriter:
     def abort(self):
         """Close and delete the temporary file."""
         self._file.close()
-        _remove(self._tmp)
+        remove_if_exists(self._tmp)
 
 
-def _remove(path):
+def remove_if_exists(path):
+    """Remove ``path``; a file already gone is fine."""
     try:
         os.remove(path)
     except FileNotFoundError:
@@ -432,7 +433,7 @@ def npy_to_npz(npy_path, npz_path, **extra):
                 zf.writestr(f"{key}.npy", buf.getvalue())
         os.replace(tmp, npz_path)
     except BaseException:
-        _remove(tmp)
+        remove_if_exists(tmp)
         raise
     return npz_path
 
@@ -469,7 +470,7 @@ def save_feature(path, array, **extra):
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        _remove(tmp)
+        remove_if_exists(tmp)
         raise
     return hashlib.sha256(data).hexdigest()
 

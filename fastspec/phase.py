@@ -134,7 +134,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     errors = np.zeros((n_iter + 1, n_items, 2)) if track else None
     prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
     shapes = (((block, n_fft), real), ((block, n_freq), cplx), ((block, n_freq), cplx), ((block, n_fft), real))
-    scratch = [_engine.scratch(settings, shapes) for _ in parts]
+    scratch = [_engine.scratch(shapes) for _ in parts]
     forward = inverse = None
     try:
         forward = _engine.Plans(settings, "r2c", n_fft, real, schedule, block)
@@ -459,7 +459,7 @@ def _spectral_convergence(tf, S, y):
 
 # ----- the seed's "pretty" spectrogram --------------------------------------------------------
 
-def _seed_stft(fft_size, step_size):
+def seed_stft(fft_size, step_size):
     """The seed's transform: symmetric Hamming of ``fft_size``, frames from sample 0, no centring."""
     fft_size = _validate.positive_int(fft_size, "fft_size")
     step_size = _validate.positive_int(step_size, "step_size")
@@ -468,7 +468,7 @@ def _seed_stft(fft_size, step_size):
     return Stft(n_fft=fft_size, hop_length=step_size, window=hamming, center=False)
 
 
-def _pretty_magnitude(X_s, fft_size, log):
+def pretty_magnitude(X_s, fft_size, log):
     """The seed's (frames, fft_size // 2) log10 spectrogram -> (fft_size // 2 + 1, frames) magnitudes."""
     X_s = np.asarray(X_s)
     if X_s.dtype.kind not in "fiu" or X_s.ndim < 2:
@@ -512,8 +512,8 @@ def pretty_to_audio(X_s, *, fft_size=512, step_size=64, log=True, n_iter=32, mom
     numpy.ndarray, shape (..., fft_size + step_size * (n_frames - 1))
         float64 for float64 input, else float32; the scale of ``10**X_s``.
     """
-    tf = _seed_stft(fft_size, step_size)
-    S = _pretty_magnitude(X_s, tf.n_fft, log)
+    tf = seed_stft(fft_size, step_size)
+    S = pretty_magnitude(X_s, tf.n_fft, log)
     return griffin_lim(S, n_iter=n_iter, n_fft=tf.n_fft, hop_length=tf.hop_length, window=tf.window(),
                        center=False, momentum=momentum, init=init, rng=rng, return_history=return_history)
 
@@ -523,8 +523,8 @@ def pretty_spectral_convergence(X_s, y, *, fft_size=512, step_size=64, log=True)
 
     In the seed's transform, on linear magnitudes ``10**X_s``, Nyquist bin excluded.
     """
-    tf = _seed_stft(fft_size, step_size)
-    S = _pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :]
+    tf = seed_stft(fft_size, step_size)
+    S = pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :]
     y = _validate.audio(y, dtype=np.float64)
     X = tf.spectrogram(y)[..., :-1, :]
     n = S.shape[-1]

@@ -103,7 +103,7 @@ class Stft:
         return self._win_lo, self._win_hi
 
     framing = property(lambda self: self._framing,
-                       doc="``[hop_length, padding, pad mode code, *window_support]``, as the compiled pipelines read it.")
+                       doc="``[hop_length, padding, pad mode code, *window_support]``, as compiled pipelines read it.")
 
     def n_frames(self, n_samples):
         """Number of frames for a signal of ``n_samples``."""
@@ -180,7 +180,7 @@ class Stft:
         window, framing = self._windows[dtype], self._framing
 
         def work(slot, part):
-            frames, spec = _engine.scratch(settings, (((block, self._n_fft), dtype), ((block, self.n_freq), cplx)))
+            frames, spec = _engine.scratch((((block, self._n_fft), dtype), ((block, self.n_freq), cplx)))
             try:
                 pipeline(y2, part, framing, window, plans.execute, plans.pointers, frames, spec, *args, frames_major)
             finally:
@@ -320,7 +320,7 @@ class Stft:
         plans = _engine.Plans(settings, "c2r", self._n_fft, real, schedule, block)
 
         def work(slot, part):
-            spec, rows = _engine.scratch(settings, (((block, self.n_freq), cplx), ((block, self._n_fft), real)))
+            spec, rows = _engine.scratch((((block, self.n_freq), cplx), ((block, self._n_fft), real)))
             try:
                 pipeline.inverse(frames, part, ola.segments, n_frames, self._hop_length, self.padding, ola.n_edge,
                                  window, scale, plans.execute, plans.pointers, spec, rows, y, edges)

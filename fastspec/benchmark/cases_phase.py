@@ -11,11 +11,11 @@ import numpy as np
 
 from .. import data
 from ..phase import (
-    _seed_stft,
     griffin_lim,
     mel_to_audio,
     pretty_spectral_convergence,
     pretty_to_audio,
+    seed_stft,
     spectral_convergence,
 )
 from ..reference import phase as ref_phase
@@ -305,15 +305,15 @@ def seed_quality_table(seconds=4.5, fft_size=2048, step=128, signals=("birdsong"
     """
     import librosa
 
-    from ..phase import _pretty_magnitude
+    from ..phase import pretty_magnitude
     from ..reference import seed
 
     head = ["signal (44.1 kHz)", "seed 10 it", "librosa 10", "librosa 32", "fastspec PGHI + 10", "fastspec PGHI + 32"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    tf = _seed_stft(fft_size, step)
+    tf = seed_stft(fft_size, step)
     for signal in signals:
         X_s = seed_spectrogram(data.signal(signal, 44100, seconds), fft_size, step)
-        S = _pretty_magnitude(X_s, fft_size, True).astype(np.float32)
+        S = pretty_magnitude(X_s, fft_size, True).astype(np.float32)
 
         def sc(x, X_s=X_s):
             return pretty_spectral_convergence(X_s, x, fft_size=fft_size, step_size=step)

@@ -8,7 +8,7 @@ import heapq
 
 import numpy as np
 
-from .stft import _window, istft, stft
+from .stft import istft, stft, window_samples
 
 
 def griffin_lim(S, init_phase, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
@@ -92,7 +92,7 @@ def pghi(S, hop_length, gamma, n_fft=None, win_length=None, window="hann", tol=1
                         phase[kk, tt] = phase[k, t] + dk * 0.5 * (step_freq[k, t] + step_freq[kk, tt])
                     todo[kk, tt] = False
                     heapq.heappush(heap, (-S[kk, tt], kk, tt))
-    win = _window(window, win_length, n_fft)
+    win = window_samples(window, win_length, n_fft)
     centre = np.sum(np.arange(n_fft) * win) / np.sum(win)
     phase -= 2 * np.pi * centre / n_fft * np.arange(n_freq)[:, None]
     return S * np.exp(1j * phase)

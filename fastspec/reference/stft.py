@@ -4,7 +4,8 @@ import numpy as np
 import scipy.signal
 
 
-def _window(window, win_length, n_fft):
+def window_samples(window, win_length, n_fft):
+    """The periodic window of ``win_length`` samples (or the given samples), zero-padded and centred in ``n_fft``."""
     if isinstance(window, (str, tuple)) or np.isscalar(window):
         win = scipy.signal.get_window(window, win_length, fftbins=True)
     else:
@@ -22,7 +23,7 @@ def stft(y, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
     y = np.asarray(y, dtype=np.float64)
     if center:
         y = np.pad(y, n_fft // 2, mode=pad_mode)
-    win = _window(window, win_length, n_fft)
+    win = window_samples(window, win_length, n_fft)
     n_frames = 1 + (len(y) - n_fft) // hop_length
     out = np.empty((n_fft // 2 + 1, n_frames), dtype=np.complex128)
     for t in range(n_frames):
@@ -36,7 +37,7 @@ def istft(S, hop_length=None, win_length=None, n_fft=None, window="hann", center
     n_fft = 2 * (S.shape[0] - 1) if n_fft is None else n_fft
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
-    win = _window(window, win_length, n_fft)
+    win = window_samples(window, win_length, n_fft)
     n_frames = S.shape[1]
     total = n_fft + hop_length * (n_frames - 1)
     y = np.zeros(total)
