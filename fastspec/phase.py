@@ -20,7 +20,6 @@ accelerated projected gradient (FISTA) in a numba kernel, from librosa's pseudo-
 
 import math
 import numbers
-import threading
 import warnings
 
 import numpy as np
@@ -40,6 +39,9 @@ __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to
 # Bucket queue of the PGHI integration: 1/64 octave per bucket, 64 octaves (385 dB) of range.
 _PGHI_BUCKETS = 64 * 64
 PGHI_TOL = (1e-5,)
+# Frames per NNLS block of the mel inversion: a block's iterates (513 bins x 256 frames float32 is 0.5 MB)
+# stay in the L2 cache, and blocks run in parallel.
+NNLS_BLOCK = 256
 
 GAMMA_FACTORS = {"hann": 0.25645, "hanning": 0.25645, "hamming": 0.29794, "blackman": 0.17954}
 
@@ -580,7 +582,9 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     n_iter : int
         Most FISTA iterations after the pseudo-inverse start, >= 0.
     tol : float
-        Stop early once ``||mel_basis @ X - M|| <= tol * ||M||`` (per spectrogram; 0 never).
+        Stop early once ``||mel_basis @ X - M|| <= tol * ||M||`` (0 never). The frames are solved in
+        blocks of ``NNLS_BLOCK`` (in parallel), each stopping once it meets the bound on its own
+        frames, which implies the bound for the whole spectrogram.
     fmin, fmax, htk, norm
         The mel filterbank (as :func:`fastspec.filters.mel`).
     dtype : numpy dtype, optional
@@ -604,19 +608,28 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     M3 = np.ascontiguousarray(M.reshape((-1, n_mels, n_frames)), dtype=real)
     n_freq = n_fft // 2 + 1
     out = np.empty((M3.shape[0], n_freq, n_frames), dtype=real)
-    scratch = threading.local()
+    # Frames are independent: fixed blocks of them (the same for any thread count) share out the work.
+    tasks = [(item, first) for item in range(M3.shape[0]) for first in range(0, n_frames, NNLS_BLOCK)]
+    settings = _config.current()
+    threads = _engine.thread_count(settings, len(tasks), M3.shape[0] * n_frames)
 
-    def solve(item):
-        if not hasattr(scratch, "y"):
-            scratch.y, scratch.grad = (np.empty((n_freq, n_frames), dtype=real) for _ in range(2))
-            scratch.residual = np.empty((n_mels, n_frames), dtype=real)
-        x = out[item]
-        np.matmul(pinv, M3[item], out=x)
-        np.maximum(x, 0, out=x)
-        kernels.nnls_fista(M3[item], fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, scratch.y,
-                           scratch.residual, scratch.grad)
+    def solve(slot, part):
+        if not part:
+            return
+        width = min(NNLS_BLOCK, n_frames)
+        y, grad = (np.empty((n_freq, width), dtype=real) for _ in range(2))
+        residual = np.empty((n_mels, width), dtype=real)
+        for item, first in part:
+            frames = slice(first, min(first + NNLS_BLOCK, n_frames))
+            n = frames.stop - frames.start
+            target = np.ascontiguousarray(M3[item, :, frames])
+            x = np.matmul(pinv, target)
+            np.maximum(x, 0, out=x)
+            kernels.nnls_fista(target, fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, y[:, :n],
+                               residual[:, :n], grad[:, :n])
+            out[item, :, frames] = x
 
-    _engine.for_each(_config.current(), M3.shape[0], solve)
+    _engine.run(_engine.split(tasks, threads), solve)
     if power != 1.0:
         np.power(out, real.type(1.0 / power), out=out)
     return out.reshape(lead + (n_freq, n_frames))
