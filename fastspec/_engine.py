@@ -44,8 +44,8 @@ _local = threading.local()
 
 def _reset_after_fork():
     # The parent's pool threads do not exist in a child: start afresh.
-    global _pool, _pool_size, _pool_lock
-    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+    global _pool, _pool_size, _pool_lock, _local
+    _pool, _pool_size, _pool_lock, _local = None, 0, threading.Lock(), threading.local()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -93,42 +93,67 @@ def split(tasks, n_parts):
     return [tasks[i * n // n_parts:(i + 1) * n // n_parts] for i in range(n_parts)]
 
 
-class Plans:
-    """The plans one call needs for a schedule: its full blocks' (``block`` frames) and its last, shorter chunk's.
+class Layout:
+    """How a transform of ``n_items`` signals of ``n_frames`` frames is cut into blocks; cached per shape.
 
-    The compiled pipelines take a chunk of ``block`` rows (their scratch's length) as a full one.
-    ``pointers`` is ``(full, rest)`` as the compiled pipelines take them (0 where a schedule has no
-    such chunk) and ``execute`` FFTW's new-array execute function for them. Plans are shared by
-    every call (execution is thread-safe); :meth:`release` hands them back to the cache.
+    Attributes
+    ----------
+    block : int
+        Frames per full block (the compiled pipelines' scratch length).
+    schedule : tuple of (start, plan_size, n_valid)
+        The chunks (:func:`chunks`).
+    sizes : (int, int)
+        Plan batch sizes of the full blocks and of the last, shorter chunk (0: no such chunk).
+    tasks : numpy.ndarray, int64, shape (n_items * n_chunks, 3)
+        ``[item, first_frame, n_frames]`` of every chunk of every item, read-only.
     """
 
-    def __init__(self, settings, kind, n_fft, dtype, schedule, block):
+    def __init__(self, n_fft, n_frames, itemsize, n_items, share):
+        self.n_fft, self.n_frames, self.n_items = n_fft, n_frames, n_items
+        self.block = max(1, block_size(n_fft, itemsize) // share)
+        self.schedule = chunks(n_frames, self.block)
+        last = self.schedule[-1]
+        self.sizes = (self.block if self.schedule[0][2] == self.block else 0, last[1] if last[2] != self.block else 0)
+        self.tasks = np.array([(item, first, valid) for item in range(n_items) for first, _, valid in self.schedule],
+                              dtype=np.int64).reshape(-1, 3)
+        self.tasks.flags.writeable = False
+
+    def plans(self, settings, kind, dtype):
+        """The :class:`Plans` of this layout for one call."""
+        return Plans(settings, [_fft.plan_key(kind, self.n_fft, size, dtype, settings) if size else None
+                                for size in self.sizes])
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 -- layouts are themselves cached and few
+    def overlap_add(self, hop, offset, n_out):
+        """The (cached) :class:`OverlapAdd` of this layout's frames."""
+        return OverlapAdd(self.schedule, self.n_fft, hop, offset, n_out)
+
+
+@functools.lru_cache(maxsize=512)
+def layout(n_fft, n_frames, itemsize, n_items=1, share=1):
+    """The (cached) :class:`Layout` of a transform; ``share`` > 1 makes blocks that many times smaller."""
+    return Layout(n_fft, n_frames, itemsize, n_items, share)
+
+
+class Plans:
+    """The plans of one call: its full blocks' and its last, shorter chunk's (``keys``, None where absent).
+
+    ``pointers`` is ``(full, rest)`` as the compiled pipelines take them (0 where absent) and
+    ``execute`` FFTW's new-array execute function for them. Plans are shared by every call
+    (execution is thread-safe); :meth:`release` hands them back to the cache.
+    """
+
+    def __init__(self, settings, keys):
         self._settings = settings
-        full = any(valid == block for _, _, valid in schedule)
-        rest = schedule[-1][1] if schedule[-1][2] != block else 0
-        self._held = []
-        try:
-            for size in ([block] if full else []) + ([rest] if rest else []):
-                self._held.append(_fft.acquire(_fft.plan_key(kind, n_fft, size, dtype, settings)))
-        except BaseException:
-            self.release()
-            raise
-        self.pointers = (self._held[0].pointer if full else 0, self._held[-1].pointer if rest else 0)
+        self._held = _fft.acquire([key for key in keys if key is not None])
+        found = iter(self._held)
+        self.pointers = tuple(next(found).pointer if key is not None else 0 for key in keys)
         self.execute = self._held[0].execute
 
     def release(self):
         """Hand the plans back (once the call is done with them)."""
         _fft.release(self._held, self._settings.plan_cache_mb)
         self._held = []
-
-
-@functools.lru_cache(maxsize=256)
-def forward_tasks(n_items, schedule):
-    """The (read-only) ``[item, first_frame, n_frames]`` rows of every chunk of every item, as pipelines read them."""
-    tasks = np.array([(item, first, valid) for item in range(n_items) for first, _, valid in schedule],
-                     dtype=np.int64).reshape(-1, 3)
-    tasks.flags.writeable = False
-    return tasks
 
 
 def segment_tasks(n_items, n_segments):
@@ -151,13 +176,26 @@ def frame_runs(tasks):
 
 
 def scratch(shapes_and_dtypes):
-    """Borrow one call part's scratch arrays (see :func:`fastspec._fft.borrow`)."""
-    return [_fft.borrow(shape, dtype) for shape, dtype in shapes_and_dtypes]
+    """Borrow one call part's scratch arrays, ``((shape, dtype), ...)``: aligned, contents undefined.
+
+    Each thread keeps the last set it gave back (the next call on it usually wants the same: 4 us
+    saved per call), everything else comes from the bounded pool (:func:`fastspec._fft.borrow`).
+    """
+    key = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in shapes_and_dtypes)
+    kept = getattr(_local, "scratch", None)
+    if kept is not None and kept[0] == key:
+        _local.scratch = None
+        return kept[1]
+    return [_fft.borrow(shape, dtype) for shape, dtype in key]
 
 
 def give_back(settings, arrays):
-    """Return :func:`scratch`'s arrays."""
-    _fft.give_back(arrays, settings.plan_cache_mb)
+    """Return :func:`scratch`'s arrays: this thread keeps them for its next call, the pool gets what it held."""
+    arrays = list(arrays)
+    key = tuple((array.shape, array.dtype) for array in arrays)
+    kept, _local.scratch = getattr(_local, "scratch", None), (key, arrays)
+    if kept is not None:
+        _fft.give_back(kept[1], settings.plan_cache_mb)
 
 
 def _mark_pool_thread():
@@ -253,6 +291,7 @@ class OverlapAdd:
         firsts = np.arange(0, n_frames, per_segment, dtype=np.int64)
         self.segments = np.stack([firsts, np.minimum(firsts + per_segment, n_frames), firsts * hop - offset], axis=1)
         self.segments[0, 2] = -1
+        self.segments.flags.writeable = False  # shared by every call of this shape
         self.edge_length = (self.n_edge - 1) * hop + n_fft if self.n_edge > 0 else 0
 
     def edges(self, n_items, dtype):
@@ -294,7 +333,7 @@ class PlanSet:
         self._plans, self._buffers = [], []
 
     def _plan(self, key):
-        plan = _fft.acquire(key)
+        plan = _fft.acquire([key])[0]
         self._plans.append(plan)
         return plan
 

@@ -213,20 +213,35 @@ def plan_key(kind, n_fft, batch, dtype, settings=None):
     return (kind, int(n_fft), int(batch), np.dtype(dtype).str, settings.plan_effort)
 
 
-def acquire(key):
-    """The plan for ``key`` (from :func:`plan_key`), made on first use; hand it back with :func:`release`."""
+def acquire(keys):
+    """The plans for ``keys`` (from :func:`plan_key`), made on first use; hand them back with :func:`release`."""
+    plans = []
     with _pool_lock:
-        plan = _plans.get(key)
-        if plan is not None:
+        for key in keys:
+            plan = _plans.get(key)
+            if plan is None:
+                break
             if plan.users == 0:
                 _idle_plans.pop(key)
                 _idle_bytes[0] -= plan.nbytes
             plan.users += 1
-            return plan
+            plans.append(plan)
+    if len(plans) == len(keys):
+        return plans
+    try:
+        for key in keys[len(plans):]:
+            plans.append(_acquire_new(key))
+    except BaseException:
+        release(plans)
+        raise
+    return plans
+
+
+def _acquire_new(key):
     with _planner_lock:
         with _pool_lock:  # made by another thread while this one waited?
-            made = key in _plans
-        if not made:
+            plan = _plans.get(key)
+        if plan is None:
             if key[4] == "reproducible":
                 with _NoWisdom(_PREFIX[key[3]]):
                     plan = Plan(key)
@@ -236,7 +251,7 @@ def acquire(key):
                 _plans[key] = plan
                 _idle_plans[key] = plan
                 _idle_bytes[0] += plan.nbytes
-    return acquire(key)
+    return acquire([key])[0]
 
 
 def release(plans, limit_mb=None):

@@ -121,9 +121,9 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     coef = real.type(momentum / (1 + momentum))
     # The fused pass keeps r2c in/out, c2r in/out, and a block of magnitudes and momentum memory
     # in cache: half the STFT's block.
-    block = max(1, _engine.block_size(n_fft, real.itemsize) // 2)
-    schedule = _engine.chunks(n_frames, block)
-    ola = _engine.OverlapAdd(schedule, n_fft, hop, tf.padding, n_out)
+    layout = _engine.layout(n_fft, n_frames, real.itemsize, share=2)
+    block = layout.block
+    ola = layout.overlap_add(hop, tf.padding, n_out)
     tasks = _engine.segment_tasks(n_items, len(ola.segments))
     settings = _config.current()
     parts = _engine.split(tasks, _engine.thread_count(settings, len(tasks), n_items * n_frames))
@@ -139,8 +139,8 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     scratch = [_engine.scratch(shapes) for _ in parts]
     forward = inverse = None
     try:
-        forward = _engine.Plans(settings, "r2c", n_fft, real, schedule, block)
-        inverse = _engine.Plans(settings, "c2r", n_fft, real, schedule, block)
+        forward = layout.plans(settings, "r2c", real)
+        inverse = layout.plans(settings, "c2r", real)
 
         def first(slot, part):
             _, spec, _, rows = scratch[slot]

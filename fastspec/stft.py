@@ -172,11 +172,10 @@ class Stft:
         dtype = y2.dtype
         cplx = np.result_type(dtype, np.complex64)
         settings = _config.current()
-        block = _engine.block_size(self._n_fft, dtype.itemsize)
-        schedule = _engine.chunks(n_frames, block)
-        tasks = _engine.forward_tasks(n_items, schedule)
+        layout = _engine.layout(self._n_fft, n_frames, dtype.itemsize, n_items)
+        tasks, block = layout.tasks, layout.block
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
-        plans = _engine.Plans(settings, "r2c", self._n_fft, dtype, schedule, block)
+        plans = layout.plans(settings, "r2c", dtype)
         window, framing = self._windows[dtype], self._framing
 
         def work(slot, part):
@@ -311,13 +310,13 @@ class Stft:
         window = self._windows[real]
         scale = real.type(1.0 / self._n_fft)
         settings = _config.current()
-        block = _engine.block_size(self._n_fft, real.itemsize)
-        schedule = _engine.chunks(n_frames, block)
-        ola = _engine.OverlapAdd(schedule, self._n_fft, self._hop_length, self.padding, n_out)
+        layout = _engine.layout(self._n_fft, n_frames, real.itemsize)
+        block = layout.block
+        ola = layout.overlap_add(self._hop_length, self.padding, n_out)
         edges = ola.edges(n_items, real)
         tasks = _engine.segment_tasks(n_items, len(ola.segments))
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
-        plans = _engine.Plans(settings, "c2r", self._n_fft, real, schedule, block)
+        plans = layout.plans(settings, "c2r", real)
 
         def work(slot, part):
             spec, rows = _engine.scratch((((block, self.n_freq), cplx), ((block, self._n_fft), real)))
