@@ -9,7 +9,8 @@ from ._config import (
     set_planner_effort,
     set_reproducible,
 )
-from ._fft import clear_plan_cache, export_wisdom, import_wisdom
+from ._engine import clear_plan_cache
+from ._fft import export_wisdom, import_wisdom
 from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 from .feature import MFCC, MelSpectrogram, delta, melspectrogram, mfcc

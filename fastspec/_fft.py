@@ -295,7 +295,7 @@ def cached_bytes():
 
 
 def clear_plan_cache():
-    """Drop every idle plan and buffer (FFTW keeps its accumulated wisdom)."""
+    """Drop every idle plan and buffer (FFTW keeps its accumulated wisdom); see ``_engine.clear_plan_cache``."""
     _trim(0)
 
 

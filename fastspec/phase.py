@@ -177,7 +177,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     finally:
         for plans in (forward, inverse):
             if plans is not None:
-                plans.release()
+                plans.done()
         for arrays in scratch:
             _engine.give_back(settings, arrays)
     if track:

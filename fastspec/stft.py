@@ -191,7 +191,7 @@ class Stft:
         try:
             _engine.run(_engine.split(tasks, threads), work)
         finally:
-            plans.release()
+            plans.done()
         return np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
 
     def stft(self, y, *, dtype=None, out=None):
@@ -329,7 +329,7 @@ class Stft:
         try:
             _engine.run(_engine.split(tasks, threads), work)
         finally:
-            plans.release()
+            plans.done()
         ola.finish(y, edges)
         norm = self.inverse_norm(real, n_frames, n_out)
         for item in range(n_items):
