@@ -118,6 +118,14 @@ class Layout:
                               dtype=np.int64).reshape(-1, 3)
         self.tasks.flags.writeable = False
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 -- layouts are themselves cached and few
+    def scratch_shapes(self, dtype, kinds):
+        """``((shape, dtype), ...)`` of one block of each of ``kinds`` (``"real"`` rows, ``"complex"`` spectra)."""
+        dtype = np.dtype(dtype)
+        shapes = {"real": ((self.block, self.n_fft), dtype),
+                  "complex": ((self.block, self.n_fft // 2 + 1), np.result_type(dtype, np.complex64))}
+        return tuple(shapes[kind] for kind in kinds)
+
     def plans(self, settings, kind, dtype):
         """The :class:`Plans` of this layout for one call (those this thread kept from its last call, if the same)."""
         keys = tuple(_fft.plan_key(kind, self.n_fft, size, dtype, settings) if size else None for size in self.sizes)
@@ -207,25 +215,22 @@ def frame_runs(tasks):
             for h, t in zip(heads, tails, strict=True)]
 
 
-def scratch(shapes_and_dtypes):
-    """Borrow one call part's scratch arrays, ``((shape, dtype), ...)``: aligned, contents undefined.
+def scratch(shapes):
+    """Borrow one call part's scratch arrays for ``shapes``, ``((shape, dtype), ...)`` with numpy dtypes.
 
-    Each thread keeps the last set it gave back (the next call on it usually wants the same: 4 us
-    saved per call), everything else comes from the bounded pool (:func:`fastspec._fft.borrow`).
+    Aligned, contents undefined. Each thread keeps the last set it gave back (the next call on it
+    usually wants the same); everything else comes from the bounded pool (:func:`fastspec._fft.borrow`).
     """
-    key = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in shapes_and_dtypes)
     kept = getattr(_local, "scratch", None)
-    if kept is not None and kept[0] == key:
+    if kept is not None and kept[0] == shapes:
         _local.scratch = None
         return kept[1]
-    return [_fft.borrow(shape, dtype) for shape, dtype in key]
+    return [_fft.borrow(shape, dtype) for shape, dtype in shapes]
 
 
-def give_back(settings, arrays):
+def give_back(settings, shapes, arrays):
     """Return :func:`scratch`'s arrays: this thread keeps them for its next call, the pool gets what it held."""
-    arrays = list(arrays)
-    key = tuple((array.shape, array.dtype) for array in arrays)
-    kept, _local.scratch = getattr(_local, "scratch", None), (key, arrays)
+    kept, _local.scratch = getattr(_local, "scratch", None), (shapes, arrays)
     if kept is not None:
         _fft.give_back(kept[1], settings.plan_cache_mb)
 
@@ -246,15 +251,16 @@ def _executor(n_workers):
         return _pool
 
 
-def run(parts, work):
-    """``work(slot, parts[slot])`` for every slot: slot 0 on this thread, the others on the pool.
+def run(tasks, n_parts, work):
+    """``work(slot, part)`` for ``tasks`` in ``n_parts`` parts (:func:`split`): part 0 here, the others on the pool.
 
     Returns once every part has finished (buffers a part uses stay valid until then); the first
     exception raised by any part is re-raised.
     """
-    if len(parts) == 1:
-        work(0, parts[0])
+    if n_parts == 1:
+        work(0, tasks)
         return
+    parts = split(tasks, n_parts)
     pool = _executor(len(parts) - 1)
     futures = [pool.submit(work, slot, part) for slot, part in enumerate(parts) if slot]
     error = None
@@ -286,7 +292,7 @@ def for_each(settings, n_items, work):
         for item in items:
             work(item)
 
-    run(split(range(n_items), threads), part_work)
+    run(range(n_items), threads, part_work)
 
 
 class OverlapAdd:

@@ -506,7 +506,7 @@ class MFCC:
                 run = slice(frames[0], frames[-1] + 1)
                 filterbank.clip_dct(rows[:, run], self._mel.n_mels, floors, self._basis_t, energy_col, out[:, run])
 
-        _engine.run(_engine.split(range(n_frames), threads), part)
+        _engine.run(range(n_frames), threads, part)
         return np.swapaxes(out, -1, -2).reshape(lead + (self._n_mfcc, n_frames))
 
     def from_log_mel(self, S):

@@ -111,8 +111,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     :class:`~fastspec._engine.OverlapAdd`), so results do not depend on the thread count.
     """
     real = mag.dtype
-    cplx = np.result_type(real, np.complex64)
-    n_items, n_frames, n_freq = mag.shape
+    n_items, n_frames, _ = mag.shape
     n_fft, hop = tf.n_fft, tf.hop_length
     n_out, n_ola = tf.inverse_geometry(n_frames, length)
     window = tf.window(real)
@@ -122,11 +121,10 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     # The fused pass keeps r2c in/out, c2r in/out, and a block of magnitudes and momentum memory
     # in cache: half the STFT's block.
     layout = _engine.layout(n_fft, n_frames, real.itemsize, share=2)
-    block = layout.block
     ola = layout.overlap_add(hop, tf.padding, n_out)
     tasks = _engine.segment_tasks(n_items, len(ola.segments))
     settings = _config.current()
-    parts = _engine.split(tasks, _engine.thread_count(settings, len(tasks), n_items * n_frames))
+    n_threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
     norm = tf.inverse_norm(real, n_ola, n_out)
     y = np.zeros((n_items, n_out), dtype=real)
     y_next = np.zeros_like(y)
@@ -135,8 +133,8 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
     err = np.zeros((n_items, len(ola.segments), 2))
     errors = np.zeros((n_iter + 1, n_items, 2)) if track else None
     prev = coeffs  # momentum memory: the previous iteration's STFT (ignored while k == 0)
-    shapes = (((block, n_fft), real), ((block, n_freq), cplx), ((block, n_freq), cplx), ((block, n_fft), real))
-    scratch = [_engine.scratch(shapes) for _ in parts]
+    shapes = layout.scratch_shapes(real, ("real", "complex", "complex", "real"))
+    scratch = [_engine.scratch(shapes) for _ in range(n_threads)]
     forward = inverse = None
     try:
         forward = layout.plans(settings, "r2c", real)
@@ -152,7 +150,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
                 pipeline.griffin_lim_pass(source, mag, prev, part, ola.segments, n_ola, tf.framing, ola.n_edge, window,
                                           scale, k, eps, mode, forward.execute, forward.pointers, inverse.execute,
                                           inverse.pointers, tuple(scratch[slot]), target, edges, err)
-            _engine.run(parts, work)
+            _engine.run(tasks, n_threads, work)
 
         def finish(target):
             ola.finish(target, edges)
@@ -160,7 +158,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
             for item in range(n_items):
                 overlap_add.multiply(target[item], norm)
 
-        _engine.run(parts, first)
+        _engine.run(tasks, n_threads, first)
         finish(y)
         for it in range(n_iter):
             y_next.fill(0)
@@ -179,7 +177,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
             if plans is not None:
                 plans.done()
         for arrays in scratch:
-            _engine.give_back(settings, arrays)
+            _engine.give_back(settings, shapes, arrays)
     if track:
         with np.errstate(divide="ignore", invalid="ignore"):
             sc = 10 * np.log10(errors[..., 0] / errors[..., 1])
@@ -629,7 +627,7 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
                                residual[:, :n], grad[:, :n])
             out[item, :, frames] = x
 
-    _engine.run(_engine.split(tasks, threads), solve)
+    _engine.run(tasks, threads, solve)
     if power != 1.0:
         np.power(out, real.type(1.0 / power), out=out)
     return out.reshape(lead + (n_freq, n_frames))

@@ -170,26 +170,26 @@ class Stft:
                 raise ParameterError("out must be laid out as fastspec returns it: frames-major, "
                                      "i.e. np.swapaxes(out, -1, -2) C-contiguous")
         dtype = y2.dtype
-        cplx = np.result_type(dtype, np.complex64)
         settings = _config.current()
         layout = _engine.layout(self._n_fft, n_frames, dtype.itemsize, n_items)
-        tasks, block = layout.tasks, layout.block
+        tasks = layout.tasks
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
         plans = layout.plans(settings, "r2c", dtype)
+        shapes = layout.scratch_shapes(dtype, ("real", "complex"))
         window, framing = self._windows[dtype], self._framing
 
         def work(slot, part):
-            frames, spec = _engine.scratch((((block, self._n_fft), dtype), ((block, self.n_freq), cplx)))
+            frames, spec = scratch = _engine.scratch(shapes)
             try:
                 pipeline(y2, part, framing, window, plans.execute, plans.pointers, frames, spec, *args, frames_major)
             finally:
-                _engine.give_back(settings, (frames, spec))
+                _engine.give_back(settings, shapes, scratch)
             if finish is not None:
                 for item, first, stop in _engine.frame_runs(part):
                     finish(frames_major[item, first:stop])
 
         try:
-            _engine.run(_engine.split(tasks, threads), work)
+            _engine.run(tasks, threads, work)
         finally:
             plans.done()
         return np.swapaxes(frames_major, -1, -2).reshape(expected) if out is None else out
@@ -311,23 +311,24 @@ class Stft:
         scale = real.type(1.0 / self._n_fft)
         settings = _config.current()
         layout = _engine.layout(self._n_fft, n_frames, real.itemsize)
-        block = layout.block
         ola = layout.overlap_add(self._hop_length, self.padding, n_out)
         edges = ola.edges(n_items, real)
         tasks = _engine.segment_tasks(n_items, len(ola.segments))
         threads = _engine.thread_count(settings, len(tasks), n_items * n_frames)
         plans = layout.plans(settings, "c2r", real)
 
+        shapes = layout.scratch_shapes(real, ("complex", "real"))
+
         def work(slot, part):
-            spec, rows = _engine.scratch((((block, self.n_freq), cplx), ((block, self._n_fft), real)))
+            spec, rows = scratch = _engine.scratch(shapes)
             try:
                 pipeline.inverse(frames, part, ola.segments, n_frames, self._hop_length, self.padding, ola.n_edge,
                                  window, scale, plans.execute, plans.pointers, spec, rows, y, edges)
             finally:
-                _engine.give_back(settings, (spec, rows))
+                _engine.give_back(settings, shapes, scratch)
 
         try:
-            _engine.run(_engine.split(tasks, threads), work)
+            _engine.run(tasks, threads, work)
         finally:
             plans.done()
         ola.finish(y, edges)
