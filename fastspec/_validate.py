@@ -13,8 +13,10 @@ class ParameterError(ValueError):
 
 
 def positive_int(value, name):
-    """Return ``value`` as an int, raising unless it is an integer >= 1."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    """Return ``value`` as an int, raising unless it is an integer >= 1 (``True`` is not a number here)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name}={value!r} must be a positive integer")
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:
@@ -81,7 +83,8 @@ def audio(y, name="y", dtype=None):
         raise ParameterError(f"{name} must have at least 1 dimension (..., n_samples), got a scalar")
     if y.shape[-1] == 0 or y.size == 0:
         raise ParameterError(f"{name} is empty (shape {y.shape})")
-    target = real_dtype(dtype) if dtype is not None else (np.float64 if y.dtype == np.float64 else np.float32)
+    # By size, not by equality: big-endian float64 keeps its precision (in native byte order).
+    target = real_dtype(dtype) if dtype is not None else np.dtype(np.float64 if y.dtype.itemsize == 8 else np.float32)
     if y.dtype != target:
         y = y.astype(target)
     if not _all_finite(y):
@@ -99,6 +102,8 @@ def spectrum(S, name="S", n_fft=None):
         raise ParameterError(f"{name} must have at least 2 dimensions (..., n_freq, n_frames), got shape {S.shape}")
     if S.size == 0:
         raise ParameterError(f"{name} is empty (shape {S.shape})")
+    if not S.dtype.isnative:  # the kernels take native byte order; the values and precision stay
+        S = S.astype(S.dtype.newbyteorder("="))
     if n_fft is not None and S.shape[-2] != n_fft // 2 + 1:
         raise ParameterError(
             f"{name} has {S.shape[-2]} frequency bins but n_fft={n_fft} needs {n_fft // 2 + 1}"

@@ -200,6 +200,8 @@ def test_wisdom_round_trip(tmp_path):
         (lambda: fastspec.stft(np.zeros(100), n_fft=256, center=False), "fewer than n_fft=256"),
         (lambda: fastspec.stft(np.zeros(1000), hop_length=0), "hop_length=0 must be a positive integer"),
         (lambda: fastspec.stft(np.zeros(1000), hop_length=-3), "hop_length=-3 must be a positive integer"),
+        (lambda: fastspec.stft(np.zeros(1000), hop_length=True), "hop_length=True must be a positive integer"),
+        (lambda: fastspec.stft(np.zeros(1000), n_fft=np.bool_(True)), r"n_fft=\S*True_? must be a positive integer"),
         (lambda: fastspec.stft(np.zeros(1000), n_fft=256, win_length=512), "win_length=512 must be <= n_fft=256"),
         (lambda: fastspec.stft(np.zeros(1000), window="nonsense"), "window='nonsense'"),
         (lambda: fastspec.stft(np.zeros(1000), n_fft=256, window=np.ones(100)), r"window array has shape \(100,\)"),
@@ -243,3 +245,15 @@ def test_float16_input_is_promoted_to_float32():
         fastspec.stft(np.array([0, np.inf], dtype=np.float16))
     mag16 = np.abs(S).astype(np.float16)
     assert fastspec.istft(mag16.astype(np.complex64), length=y.size).dtype == np.float32
+
+
+def test_big_endian_input_keeps_its_precision():
+    y = data.music(22050, 1.0).astype(np.float64)
+    S = fastspec.stft(y, n_fft=512, hop_length=128)
+    big = fastspec.stft(y.astype(">f8"), n_fft=512, hop_length=128)
+    assert big.dtype == np.complex128
+    np.testing.assert_array_equal(big, S)
+    np.testing.assert_array_equal(fastspec.istft(S.astype(">c16"), hop_length=128), fastspec.istft(S, hop_length=128))
+    mag = np.abs(S)
+    np.testing.assert_array_equal(fastspec.griffin_lim(mag.astype(">f8"), hop_length=128, n_iter=2, rng=0),
+                                  fastspec.griffin_lim(mag, hop_length=128, n_iter=2, rng=0))
