@@ -6,6 +6,11 @@ checked for agreement with the plain reference, and reassociation would break it
 """
 
 import numba
+import numpy.ma  # noqa: F401 -- see below
+
+# numba's dispatch of an array argument checks for numpy.ma, importing it on the first call. Done
+# here, at import, so that no fastspec call imports a module: a fork() while another thread is
+# inside an import can leave the child waiting forever on CPython's import lock.
 
 # fastspec parallelises by running blocks of frames on its own threads (fastspec._engine), each
 # calling serial nogil kernels and a single-threaded FFTW plan; it has no parallel numba kernel, so

@@ -126,9 +126,6 @@ def test_fork_while_another_thread_plans():
     # main thread forks: the child must get a usable planner and pool, never a held lock.
     stop = threading.Event()
     y = data.noise(8000, 0.5, dtype=np.float32)
-    # Warm first: a fork while another thread is inside its first import (numba's first dispatch
-    # imports numpy.ma) would hang in CPython's import lock, whatever the library.
-    fastspec.spectrogram(y, n_fft=256, hop_length=64)
 
     def planner():
         n_fft = 300
