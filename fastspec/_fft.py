@@ -23,7 +23,9 @@ import ctypes
 import ctypes.util
 import glob
 import importlib.util
+import itertools
 import os
+import sys
 import threading
 
 import numpy as np
@@ -71,17 +73,34 @@ _libraries = {}
 
 
 def _candidates():
-    """Files that may be FFTW's libraries: pyFFTW's wheel folder first, then the system's."""
+    """Files that may be FFTW's libraries: pyFFTW's wheel folders, the environment's, then the system's."""
     found = []
     spec = importlib.util.find_spec("pyfftw")
     if spec is not None and spec.submodule_search_locations:
         here = os.path.abspath(list(spec.submodule_search_locations)[0])
         for folder in (here + ".libs", os.path.join(here, ".dylibs"), here, os.path.join(here, "..", "pyfftw.libs")):
             found += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
+    # A pyFFTW built against the environment's FFTW (conda): its lib folder.
+    for folder in (os.path.join(sys.prefix, "lib"), os.path.join(sys.prefix, "Library", "bin")):
+        found += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
     for name in ("fftw3", "fftw3f"):
         system = ctypes.util.find_library(name)
         found += [system] if system else []
     return found
+
+
+def _loaded_by_pyfftw():
+    """Linux, last resort: the FFTW files pyFFTW's extension has loaded into this process.
+
+    A generator, so pyFFTW is imported only when the search gets this far.
+    """
+    try:
+        import pyfftw  # noqa: F401 -- loading it maps its FFTW libraries
+
+        with open("/proc/self/maps") as maps:
+            yield from sorted({line.split()[-1] for line in maps if "fftw3" in line})
+    except (ImportError, OSError):
+        return
 
 
 def _library(prefix):
@@ -90,7 +109,7 @@ def _library(prefix):
     if lib is not None:
         return lib
     stem = {"fftw": "libfftw3", "fftwf": "libfftw3f"}[prefix]
-    for path in _candidates():
+    for path in itertools.chain(_candidates(), _loaded_by_pyfftw()):
         name = os.path.basename(path)
         # That precision's library, not another precision's, not the threads/omp parts.
         if not name.startswith(stem) or name[len(stem):len(stem) + 1] in ("f", "l", "_") or "thread" in name:

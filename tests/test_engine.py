@@ -187,3 +187,13 @@ def _private_uses(path):
 def test_no_module_reaches_into_another_modules_private_names():
     found = [use for path in sorted(PACKAGE.rglob("*.py")) for use in _private_uses(path)]
     assert found == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the last-resort locator reads /proc/self/maps")
+def test_fftw_is_found_when_the_usual_places_fail():
+    script = ("import numpy as np, fastspec, fastspec._fft as f; f._candidates = lambda: []; "
+              "y = np.sin(np.arange(4096) / 7.0).astype(np.float32); "
+              "S = fastspec.spectrogram(y, n_fft=256, hop_length=64); "
+              "ref = np.abs(np.fft.rfft(np.hanning(257)[:-1] * y[:256])); "
+              "assert np.allclose(S[:, 2], ref, rtol=1e-4, atol=1e-3), abs(S[:, 2] - ref).max()")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
