@@ -226,10 +226,9 @@ class Plan:
             self.pointer = 0
 
 
-def plan_key(kind, n_fft, batch, dtype, settings=None):
-    """The cache key of a transform under ``settings`` (default: this thread's current settings)."""
-    settings = current() if settings is None else settings
-    return (kind, int(n_fft), int(batch), np.dtype(dtype).str, settings.plan_effort)
+def plan_key(kind, n_fft, batch, dtype, effort):
+    """The cache key of a transform planned with ``effort`` (a ``Settings.plan_effort``)."""
+    return (kind, int(n_fft), int(batch), np.dtype(dtype).str, effort)
 
 
 def acquire(keys):

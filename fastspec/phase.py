@@ -178,6 +178,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
                 plans.done()
         for arrays in scratch:
             _engine.give_back(settings, shapes, arrays)
+        ola.done(edges)
     if track:
         with np.errstate(divide="ignore", invalid="ignore"):
             sc = 10 * np.log10(errors[..., 0] / errors[..., 1])

@@ -329,9 +329,10 @@ class Stft:
 
         try:
             _engine.run(tasks, threads, work)
+            ola.finish(y, edges)
         finally:
             plans.done()
-        ola.finish(y, edges)
+            ola.done(edges)
         norm = self.inverse_norm(real, n_frames, n_out)
         for item in range(n_items):
             overlap_add.multiply(y[item], norm)
