@@ -14,16 +14,8 @@ from ._fft import export_wisdom, import_wisdom
 from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 from .feature import MFCC, MelSpectrogram, delta, melspectrogram, mfcc
-from .phase import (
-    griffin_lim,
-    mel_to_audio,
-    mel_to_stft,
-    mfcc_to_audio,
-    mfcc_to_mel,
-    pghi,
-    pretty_to_audio,
-    spectral_convergence,
-)
+from .inverse import mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel
+from .phase import griffin_lim, pghi, pretty_to_audio, spectral_convergence
 from .stft import Stft, istft, spectrogram, stft
 
 __version__ = "0.1.0"

@@ -111,3 +111,25 @@ def spectrum(S, name="S", n_fft=None):
     if not _all_finite(S):
         raise ParameterError(f"{name} contains NaN or Inf values")
     return S
+
+
+def magnitude(S, n_fft, name="S"):
+    """Validate a non-negative real magnitude spectrogram ``(..., n_freq, n_frames)``."""
+    if not isinstance(S, np.ndarray):
+        S = np.asarray(S)
+    if S.dtype.kind == "c":
+        raise ParameterError(
+            f"{name} must be a real magnitude spectrogram, got complex dtype {S.dtype}; pass np.abs({name})")
+    if S.dtype.kind in "iub":
+        S = S.astype(np.float32)
+    S = spectrum(S, name=name, n_fft=n_fft)
+    if S.min() < 0:
+        raise ParameterError(f"{name} has negative values (min {S.min():.3g}); magnitudes must be >= 0")
+    return S
+
+
+def work_dtype(S, dtype):
+    """``dtype`` as float32/float64, else float64 for float64/complex128 ``S`` and float32 for anything else."""
+    if dtype is not None:
+        return real_dtype(dtype)
+    return np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32)

@@ -30,7 +30,8 @@ def cmd_demo(args):
 
     from . import data, decibel, plot
     from .feature import MelSpectrogram
-    from .phase import griffin_lim, mel_to_audio, spectral_convergence
+    from .inverse import mel_to_audio
+    from .phase import griffin_lim, spectral_convergence
     from .stft import Stft
 
     os.makedirs(args.outdir, exist_ok=True)
@@ -415,8 +416,8 @@ def _add_invert(sub):
 
 
 def cmd_invert(args):
-    """Run :func:`fastspec.phase.invert_file` and report what it wrote."""
-    from .phase import invert_file
+    """Run :func:`fastspec.apps.invert.invert_file` and report what it wrote."""
+    from .apps.invert import invert_file
 
     result = invert_file(args.input, args.output, kind=args.kind, sr=args.sr, n_fft=args.n_fft,
                          hop_length=args.hop_length, win_length=args.win_length, window=args.window,

@@ -1,4 +1,4 @@
-"""Phase reconstruction: fast Griffin-Lim, PGHI, mel/MFCC inversion, and the seed upgrade.
+"""Phase reconstruction: fast Griffin-Lim, PGHI, spectral convergence, and the seed upgrade.
 
 Fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013) runs one fused pass per iteration over
 blocks of frames: a numba kernel frames and windows the current estimate into an FFTW r2c
@@ -13,9 +13,8 @@ Phase Gradient Heuristic Integration (Průša, Balazs & Søndergaard 2017) estim
 derivatives from the log-magnitude (exact for a Gaussian window, approximate for others) and
 integrates them from the largest coefficients outwards in a magnitude-ordered numba kernel.
 
-Mel inversion solves the non-negative least squares problem on the sparse mel filterbank by
-accelerated projected gradient (FISTA) in a numba kernel, from librosa's pseudo-inverse start.
-:func:`invert_file` is the ``fastspec invert`` command's engine.
+Mel and MFCC inversion live in :mod:`fastspec.inverse` and ``fastspec invert`` in
+:mod:`fastspec.apps.invert`; their names are still importable from here.
 """
 
 import math
@@ -30,8 +29,19 @@ from ._kernels import phase as kernels
 from ._validate import ParameterError
 from .stft import Stft, get_stft
 
-__all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to_audio", "mfcc_to_mel", "pghi",
-           "pretty_to_audio", "spectral_convergence"]
+__all__ = ["griffin_lim", "pghi", "pretty_to_audio", "spectral_convergence"]
+
+# Names that moved, still importable from here (loaded on first use: those modules import this one).
+_MOVED = {"mel_to_stft": "inverse", "mel_to_audio": "inverse", "mfcc_to_mel": "inverse", "mfcc_to_audio": "inverse",
+          "invert_file": "apps.invert", "FEATURE_KINDS": "apps.invert"}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # PGHI's Gaussian-equivalent window parameter: gamma = factor * win_length**2 (samples**2),
 # for a window that behaves like exp(-pi t**2 / gamma). Hann, Hamming and Blackman factors are
@@ -39,29 +49,11 @@ __all__ = ["griffin_lim", "invert_file", "mel_to_audio", "mel_to_stft", "mfcc_to
 # Bucket queue of the PGHI integration: 1/64 octave per bucket, 64 octaves (385 dB) of range.
 _PGHI_BUCKETS = 64 * 64
 PGHI_TOL = (1e-5,)
-# Frames per NNLS block of the mel inversion: a block's iterates (513 bins x 256 frames float32 is 0.5 MB)
-# stay in the L2 cache, and blocks run in parallel.
-NNLS_BLOCK = 256
 
 GAMMA_FACTORS = {"hann": 0.25645, "hanning": 0.25645, "hamming": 0.29794, "blackman": 0.17954}
 
 
 # ----- validation helpers -------------------------------------------------------------------
-
-def _magnitude(S, n_fft, name="S"):
-    """Validate a non-negative real magnitude spectrogram ``(..., n_freq, n_frames)``."""
-    if not isinstance(S, np.ndarray):
-        S = np.asarray(S)
-    if S.dtype.kind == "c":
-        raise ParameterError(
-            f"{name} must be a real magnitude spectrogram, got complex dtype {S.dtype}; pass np.abs({name})")
-    if S.dtype.kind in "iub":
-        S = S.astype(np.float32)
-    S = _validate.spectrum(S, name=name, n_fft=n_fft)
-    if S.min() < 0:
-        raise ParameterError(f"{name} has negative values (min {S.min():.3g}); magnitudes must be >= 0")
-    return S
-
 
 def _n_fft_for(S, n_fft):
     shape = np.shape(S)
@@ -80,12 +72,6 @@ def _rng(rng):
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise ParameterError(f"rng={rng!r} must be None, an int seed, a numpy Generator or RandomState")
-
-
-def _work_dtype(S, dtype):
-    if dtype is not None:
-        return _validate.real_dtype(dtype)
-    return np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32)
 
 
 def _frames_major(A, dtype):
@@ -229,7 +215,7 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
         Only if ``return_history``.
     """
     n_fft = _n_fft_for(S, n_fft)
-    S = _magnitude(S, n_fft)
+    S = _validate.magnitude(S, n_fft)
     if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
         raise ParameterError(f"n_iter={n_iter!r} must be a non-negative integer")
     n_iter = int(n_iter)
@@ -243,7 +229,7 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
         warnings.warn(f"griffin_lim with momentum={momentum} > 1 can be unstable", stacklevel=2)
     if length is not None:
         length = _validate.positive_int(length, "length")
-    real = _work_dtype(S, dtype)
+    real = _validate.work_dtype(S, dtype)
     cplx = np.result_type(real, np.complex64)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                   center=center, pad_mode=pad_mode)
@@ -400,11 +386,11 @@ def pghi(S, *, hop_length=None, n_fft=None, win_length=None, window="hann", cent
         ``S * exp(1j * phase)``; pass it to :func:`fastspec.istft`, or use ``np.angle``.
     """
     n_fft = _n_fft_for(S, n_fft)
-    S = _magnitude(S, n_fft)
+    S = _validate.magnitude(S, n_fft)
     if gamma is not None:
         gamma = _validate.positive_float(gamma, "gamma")
     tol = _pghi_tolerances(tol)
-    real = _work_dtype(S, dtype)
+    real = _validate.work_dtype(S, dtype)
     cplx = np.result_type(real, np.complex64)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
     mag = _frames_major(S, np.float64)
@@ -435,7 +421,7 @@ def spectral_convergence(S, y, *, n_fft=None, hop_length=None, win_length=None, 
         dB, one value per spectrogram.
     """
     n_fft = _n_fft_for(S, n_fft)
-    S = _magnitude(S, n_fft)
+    S = _validate.magnitude(S, n_fft)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                   center=center, pad_mode=pad_mode)
     return _spectral_convergence(tf, S, y)
@@ -535,356 +521,3 @@ def pretty_spectral_convergence(X_s, y, *, fft_size=512, step_size=64, log=True)
     S64 = S.astype(np.float64)
     sc = 20 * np.log10(np.sqrt(np.sum((S64 - X) ** 2, axis=(-2, -1))) / np.sqrt(np.sum(S64 ** 2, axis=(-2, -1))))
     return float(sc) if sc.ndim == 0 else sc
-
-
-# ----- mel and MFCC inversion -----------------------------------------------------------------
-
-_pinv_cache = {}
-
-
-def _mel_inverse_setup(sr, n_fft, n_mels, dtype, fmin, fmax, htk, norm):
-    """The sparse mel filterbank, its pseudo-inverse (dense) and FISTA's per-bin steps."""
-    from . import filters
-
-    fb = filters.sparse_mel(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
-    key = (id(fb), np.dtype(dtype))
-    hit = _pinv_cache.get(key)
-    if hit is None or hit[0] is not fb:
-        dense = fb.astype(np.float64).dense
-        pinv = np.linalg.pinv(dense).astype(dtype)
-        # FISTA's diagonal metric: step[k] = 1 / (A.T A 1)[k] (0 for bins no band covers).
-        curvature = dense.T @ (dense @ np.ones(dense.shape[1]))
-        step = np.divide(1.0, curvature, out=np.zeros_like(curvature), where=curvature > 0)
-        if len(_pinv_cache) > 16:
-            _pinv_cache.clear()
-        hit = _pinv_cache[key] = (fb, pinv, step)
-    return hit
-
-
-def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmin=0.0, fmax=None,
-                htk=False, norm="slaney", dtype=None):
-    """Magnitude STFT whose mel projection best matches ``M``: non-negative least squares.
-
-    Solves ``min_{X >= 0} ||mel_basis @ X - M||`` frame by frame, starting (as librosa does)
-    from the pseudo-inverse solution clipped at 0, refined by ``n_iter`` FISTA steps
-    (accelerated projected gradient) on the sparse filterbank in a numba kernel, then returns
-    ``X ** (1 / power)``. librosa's ``mel_to_stft`` solves the same problem with L-BFGS-B.
-
-    Parameters
-    ----------
-    M : numpy.ndarray, shape (..., n_mels, n_frames)
-        Non-negative mel spectrogram (``power=2``: power; ``1``: magnitude).
-    sr, n_fft : number, int
-        Sample rate and FFT length of the STFT under ``M``.
-    power : float
-        Exponent of the magnitude in ``M``, > 0.
-    n_iter : int
-        Most FISTA iterations after the pseudo-inverse start, >= 0.
-    tol : float
-        Stop early once ``||mel_basis @ X - M|| <= tol * ||M||`` (0 never). The frames are solved in
-        blocks of ``NNLS_BLOCK`` (in parallel), each stopping once it meets the bound on its own
-        frames, which implies the bound for the whole spectrogram.
-    fmin, fmax, htk, norm
-        The mel filterbank (as :func:`fastspec.filters.mel`).
-    dtype : numpy dtype, optional
-        float32 or float64. Default: follows ``M``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
-        Non-negative magnitudes.
-    """
-    M = _magnitude(M, None, name="M")
-    power = _validate.positive_float(power, "power")
-    n_fft = _validate.positive_int(n_fft, "n_fft")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
-        raise ParameterError(f"n_iter={n_iter!r} must be a non-negative integer")
-    tol = _validate.positive_float(tol, "tol", allow_zero=True)
-    real = _work_dtype(M, dtype)
-    n_mels, n_frames = M.shape[-2:]
-    fb, pinv, step = _mel_inverse_setup(sr, n_fft, n_mels, real, fmin, fmax, htk, norm)
-    lead = M.shape[:-2]
-    M3 = np.ascontiguousarray(M.reshape((-1, n_mels, n_frames)), dtype=real)
-    n_freq = n_fft // 2 + 1
-    out = np.empty((M3.shape[0], n_freq, n_frames), dtype=real)
-    # Frames are independent: fixed blocks of them (the same for any thread count) share out the work.
-    tasks = [(item, first) for item in range(M3.shape[0]) for first in range(0, n_frames, NNLS_BLOCK)]
-    settings = _config.current()
-    threads = _engine.thread_count(settings, len(tasks), M3.shape[0] * n_frames)
-
-    def solve(slot, part):
-        if not part:
-            return
-        width = min(NNLS_BLOCK, n_frames)
-        y, grad = (np.empty((n_freq, width), dtype=real) for _ in range(2))
-        residual = np.empty((n_mels, width), dtype=real)
-        for item, first in part:
-            frames = slice(first, min(first + NNLS_BLOCK, n_frames))
-            n = frames.stop - frames.start
-            target = np.ascontiguousarray(M3[item, :, frames])
-            x = np.matmul(pinv, target)
-            np.maximum(x, 0, out=x)
-            kernels.nnls_fista(target, fb.starts, fb.offsets, fb.weights, step, int(n_iter), tol, x, y[:, :n],
-                               residual[:, :n], grad[:, :n])
-            out[item, :, frames] = x
-
-    _engine.run(tasks, threads, solve)
-    if power != 1.0:
-        np.power(out, real.type(1.0 / power), out=out)
-    return out.reshape(lead + (n_freq, n_frames))
-
-
-def mel_to_audio(M, *, sr=22050, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
-                 pad_mode="constant", power=2.0, n_iter=32, length=None, momentum=0.99, init="random",
-                 rng=None, nnls_iter=100, nnls_tol=1e-2, fmin=0.0, fmax=None, htk=False, norm="slaney", dtype=None):
-    """Audio from a mel spectrogram: :func:`mel_to_stft`, then :func:`griffin_lim`.
-
-    Parameters
-    ----------
-    M : numpy.ndarray, shape (..., n_mels, n_frames)
-        Non-negative mel spectrogram.
-    sr, n_fft, hop_length, win_length, window, center, pad_mode, power
-        The analysis that produced ``M`` (librosa's defaults).
-    n_iter, length, momentum, init, rng
-        As for :func:`griffin_lim`.
-    nnls_iter, nnls_tol, fmin, fmax, htk, norm
-        ``n_iter``, ``tol`` and the filterbank of :func:`mel_to_stft`. The looser default
-        tolerance (1 % mel residual) spares NNLS iterations that the phase retrieval's own
-        error would hide (librosa's L-BFGS-B stops at 1.5-10 % on the benchmark signals).
-    dtype : numpy dtype, optional
-        float32 or float64. Default: follows ``M``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., n_samples)
-    """
-    S = mel_to_stft(M, sr=sr, n_fft=n_fft, power=power, n_iter=nnls_iter, tol=nnls_tol, fmin=fmin, fmax=fmax,
-                    htk=htk, norm=norm, dtype=dtype)
-    return griffin_lim(S, n_iter=n_iter, hop_length=hop_length, win_length=win_length, n_fft=n_fft,
-                       window=window, center=center, length=length, pad_mode=pad_mode, momentum=momentum,
-                       init=init, rng=rng, dtype=dtype)
-
-
-def mfcc_to_mel(mfcc, *, n_mels=128, dct_type=2, norm="ortho", ref=1.0, lifter=0):
-    """Mel power spectrogram from MFCCs: undo the liftering, inverse DCT, dB to power (librosa's).
-
-    Parameters
-    ----------
-    mfcc : numpy.ndarray, shape (..., n_mfcc, n_frames)
-    n_mels : int
-        Mel bands to reconstruct (the DCT is zero-padded).
-    dct_type : {1, 2, 3}
-    norm : None or "ortho"
-    ref : float
-        Reference power of the dB scale.
-    lifter : float
-        The liftering used by :func:`fastspec.mfcc`, >= 0.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., n_mels, n_frames)
-    """
-    import scipy.fft
-
-    from .decibel import db_to_power
-
-    mfcc = _validate.spectrum(mfcc, name="mfcc")
-    if mfcc.dtype.kind == "c":
-        raise ParameterError(f"mfcc must be real, got {mfcc.dtype}")
-    n_mels = _validate.positive_int(n_mels, "n_mels")
-    lifter = _validate.positive_float(lifter, "lifter", allow_zero=True)
-    if lifter > 0:
-        idx = np.arange(1, 1 + mfcc.shape[-2], dtype=mfcc.dtype)[:, None]
-        lifter_sine = 1 + lifter * 0.5 * np.sin(np.pi * idx / lifter)
-        if np.any(np.abs(lifter_sine) < np.finfo(lifter_sine.dtype).eps):
-            warnings.warn("lifter array includes critical values that may invoke underflow", stacklevel=2)
-        mfcc = mfcc / (lifter_sine + np.finfo(mfcc.dtype).tiny)
-    logmel = scipy.fft.idct(mfcc, axis=-2, type=dct_type, norm=norm, n=n_mels)
-    return db_to_power(logmel, ref=ref)
-
-
-def mfcc_to_audio(mfcc, *, n_mels=128, dct_type=2, norm="ortho", ref=1.0, lifter=0, **kwargs):
-    """Audio from MFCCs: :func:`mfcc_to_mel`, then :func:`mel_to_audio` (``**kwargs``).
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., n_samples)
-    """
-    mel = mfcc_to_mel(mfcc, n_mels=n_mels, dct_type=dct_type, norm=norm, ref=ref, lifter=lifter)
-    return mel_to_audio(mel, **kwargs)
-
-
-FEATURE_KINDS = ("magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty")
-
-
-def _read_input(path):
-    """``(array or audio, sample rate or None, metadata dict, is_audio)`` for a feature file or audio."""
-    import os
-
-    path = os.fspath(path)
-    if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False), {}, False
-    if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as z:
-            meta = {k: z[k][()] for k in z.files if z[k].ndim == 0}
-            for key in ("feature", "S", "X_s", "mel", "mfcc"):
-                if key in z.files:
-                    return z[key], meta, False
-            raise ParameterError(f"{path}: no feature array (expected 'feature'; has {', '.join(z.files)})")
-    import soundfile
-
-    try:
-        audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises RuntimeError/LibsndfileError/TypeError
-        raise ParameterError(f"{path}: cannot read as audio or feature file ({err})") from None
-    return audio.T, {"sr": sr}, True
-
-
-def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_length=None, win_length=None,
-                window="hann", center=True, n_iter=32, momentum=0.99, init="pghi", rng=None, n_mels=128,
-                fmin=0.0, fmax=None, htk=False, mel_norm="slaney", dct_type=2, lifter=0, ref=1.0, top_db=80.0,
-                fft_size=512, step_size=64, thresh=5.0, normalize="auto", subtype=None):
-    """Invert a feature file (``.npy``/``.npz``) or an audio file's features to audio (``fastspec invert``).
-
-    A feature file holds one ``(..., n_bins, n_frames)`` array (``.npz``: ``feature``, with
-    scalar metadata such as ``sr``, ``n_fft``, ``hop_length``, ``kind`` that fill in parameters
-    not given); the seed's pretty spectrogram is ``(n_frames, fft_size // 2)``. An audio file
-    is analysed into ``kind`` first and inverted back (a round trip through the features).
-
-    Parameters
-    ----------
-    input_path, output_path : str or os.PathLike
-        Output format from its extension (anything ``soundfile`` writes: .wav, .flac, .ogg).
-        Written to a temporary name and renamed when complete.
-    kind : {"magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty"}, optional
-        What the array is: magnitude or power STFT, amplitude in dB (``amplitude_to_db``),
-        mel power, mel power in dB, MFCCs, the seed's log pretty spectrogram. Default: the
-        file's ``kind`` metadata, else ``"magnitude"``.
-    sr : int, optional
-        Sample rate (default: file metadata, else 22050).
-    n_fft, hop_length, win_length, window, center
-        The STFT (defaults: metadata, else 2048 / ``win_length // 4``; ``n_fft`` of a magnitude
-        array follows its bins).
-    n_iter, momentum, init, rng
-        As for :func:`griffin_lim`.
-    n_mels, fmin, fmax, htk, mel_norm, dct_type, lifter, ref, top_db
-        Mel / MFCC parameters (librosa's defaults); ``n_mels`` for MFCC inversion and for
-        analysing audio.
-    fft_size, step_size, thresh
-        The seed's parameters for ``kind="pretty"``.
-    normalize : {"auto", True, False}
-        ``True`` scales the output's peak to 0.9; ``False`` writes it as is; ``"auto"`` does
-        the former for ``kind="pretty"`` (normalised to max 1, so its scale is arbitrary) and
-        otherwise only scales down an output that would clip.
-    subtype : str, optional
-        soundfile subtype (e.g. ``"PCM_16"``, ``"FLOAT"``). Default: the format's default.
-
-    Returns
-    -------
-    dict
-        ``kind``, ``sr``, ``n_samples``, ``n_channels``, ``spectral_convergence`` (dB, for
-        magnitude-like kinds: of the inversion against the magnitudes, before any
-        normalisation and the file's quantisation; the worst channel; else None) and
-        ``output_path``.
-    """
-    import os
-
-    import soundfile
-
-    from . import decibel
-    from . import feature as _feature
-
-    if normalize not in ("auto", True, False):
-        raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
-    array, meta, is_audio = _read_input(input_path)
-
-    def pick(value, key, default):
-        if value is not None:
-            return value
-        v = meta.get(key, default)
-        return v.item() if isinstance(v, np.generic) else v
-
-    kind = pick(kind, "kind", "magnitude")
-    if isinstance(kind, bytes):
-        kind = kind.decode()
-    if kind not in FEATURE_KINDS:
-        raise ParameterError(f"kind={kind!r} must be one of {', '.join(FEATURE_KINDS)}")
-    sr = int(pick(sr, "sr", 22050))
-    hop_length = pick(hop_length, "hop_length", None)
-    win_length = pick(win_length, "win_length", None)
-    if kind in ("magnitude", "power", "db") and not is_audio and n_fft is None and "n_fft" not in meta:
-        n_fft = 2 * (np.shape(array)[-2] - 1)
-    n_fft = int(pick(n_fft, "n_fft", 2048))
-    stft_kw = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
-    mel_kw = dict(sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
-                  fmin=fmin, fmax=fmax, htk=htk)
-    gl_kw = dict(n_iter=n_iter, momentum=momentum, init=init, rng=rng)
-    length = None
-    if is_audio:
-        y = array
-        length = y.shape[-1]
-        if kind in ("magnitude", "power", "db"):
-            array = _spectrogram_of(y, kind, stft_kw, top_db)
-        elif kind in ("mel", "log_mel"):
-            array = _feature.melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
-                                            window=window, center=center, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                            htk=htk, norm=mel_norm, log="db" if kind == "log_mel" else None)
-        elif kind == "mfcc":
-            array = _feature.mfcc(y, sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
-                                  center=center, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, mel_norm=mel_norm,
-                                  dct_type=dct_type, lifter=lifter)
-        else:
-            from .compat import pretty_spectrogram
-
-            array = np.stack([pretty_spectrogram(channel.astype(np.float64), fft_size=fft_size, step_size=step_size,
-                                                 thresh=thresh) for channel in y])
-    array = np.asarray(array)
-    history = None
-    if kind in ("magnitude", "power", "db"):
-        if kind == "power":
-            S = np.sqrt(_magnitude(array, None))
-        elif kind == "db":
-            S = decibel.db_to_amplitude(array, ref=ref)
-        else:
-            S = array
-        y_out, history = griffin_lim(S, length=length, return_history=True, **stft_kw, **gl_kw)
-    elif kind in ("mel", "log_mel"):
-        M = decibel.db_to_power(array, ref=ref) if kind == "log_mel" else array
-        y_out = mel_to_audio(M, length=length, norm=mel_norm, **mel_kw, **gl_kw)
-    elif kind == "mfcc":
-        mel = mfcc_to_mel(array, n_mels=n_mels, dct_type=dct_type, lifter=lifter, ref=ref)
-        y_out = mel_to_audio(mel, length=length, norm=mel_norm, **mel_kw, **gl_kw)
-    else:
-        y_out, history = pretty_to_audio(array, fft_size=fft_size, step_size=step_size, return_history=True, **gl_kw)
-    y_out = np.atleast_2d(y_out.reshape((-1, y_out.shape[-1])))
-    peak = float(np.max(np.abs(y_out))) if y_out.size else 0.0
-    if normalize == "auto":
-        normalize = True if kind == "pretty" else ("clip" if peak > 1.0 else False)
-    if normalize and peak > 0:
-        y_out = y_out * ((0.999 if normalize == "clip" else 0.9) / peak)
-    output_path = os.fspath(output_path)
-    ext = os.path.splitext(output_path)[1].lstrip(".").upper()
-    if not ext:
-        raise ParameterError(f"output_path={output_path!r} needs an extension (.wav, .flac, ...)")
-    tmp = f"{output_path}.{os.getpid()}.fastspec-tmp"
-    try:
-        soundfile.write(tmp, y_out.T, sr, subtype=subtype, format=ext)
-        os.replace(tmp, output_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    sc = None
-    if history is not None:
-        sc = float(np.max(history[..., -1]))
-    return {"kind": kind, "sr": sr, "n_samples": int(y_out.shape[-1]), "n_channels": int(y_out.shape[0]),
-            "spectral_convergence": sc, "output_path": output_path}
-
-
-def _spectrogram_of(y, kind, stft_kw, top_db):
-    """Magnitude, power or dB spectrogram of ``y`` (the analysis side of :func:`invert_file`)."""
-    from .decibel import amplitude_to_db
-    from .stft import spectrogram
-
-    S = spectrogram(y, power=2.0 if kind == "power" else 1.0, **stft_kw)
-    return amplitude_to_db(S, ref=1.0, top_db=top_db) if kind == "db" else S

@@ -10,9 +10,9 @@ rfft + irfft pairs over the same frames (plus the initial irfft) with no other w
 import numpy as np
 
 from .. import data
+from ..inverse import mel_to_audio
 from ..phase import (
     griffin_lim,
-    mel_to_audio,
     pretty_spectral_convergence,
     pretty_to_audio,
     seed_stft,
@@ -269,7 +269,7 @@ def mel_quality_table(seconds=10.0, sr=22050, n_mels=128, n_iter=32, signals=SIG
     """
     import librosa
 
-    from ..phase import mel_to_stft
+    from ..inverse import mel_to_stft
 
     head = ["signal", "mel_to_stft librosa", "fastspec", "mel residual librosa", "fastspec",
             f"mel_to_audio ({n_iter} it) librosa", "fastspec"]

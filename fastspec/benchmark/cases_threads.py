@@ -12,7 +12,8 @@ import numpy as np
 
 from .._config import config
 from ..feature import MFCC, MelSpectrogram, melspectrogram
-from ..phase import griffin_lim, mel_to_audio
+from ..inverse import mel_to_audio
+from ..phase import griffin_lim
 from ..stft import Stft
 from .cases_feature import agreement_check, recording
 from .cases_stft import fft_floors, framed

@@ -1,0 +1,1 @@
+"""Applications: file-level commands built on the library (the CLI's engines)."""
