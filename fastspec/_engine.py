@@ -174,19 +174,20 @@ class Plans:
         """The call is done with the plans: this thread keeps them for its next call."""
         kept, _local.plans = getattr(_local, "plans", None), self
         if kept is not None:
-            kept.release()
+            kept.release(self._limit_mb)  # the bound in force now, not when those were taken
 
-    def release(self):
-        """Hand the plans back to the cache."""
+    def release(self, limit_mb=None):
+        """Hand the plans back to the cache, trimming it to ``limit_mb`` (default: the bound they were taken under)."""
         held, self._held = self._held, []
-        _fft.release(held, self._limit_mb)
+        _fft.release(held, self._limit_mb if limit_mb is None else limit_mb)
 
     def __del__(self):
         # A thread's kept plans, when the thread ends. Not in a fork child: there the parent's
         # threads' locals die inside fork() itself, before the cache's locks are renewed (so they
         # stay counted as in use there), nor at interpreter exit, when modules are torn down.
         if self._held and _fft is not None and os.getpid() == self._pid:
-            self.release()
+            held, self._held = self._held, []
+            _fft.release(held)  # trimmed to the bound of whichever thread collects them
 
 
 def clear_plan_cache():

@@ -1,4 +1,4 @@
-"""The ``fastspec`` command: ``convert``, ``plot``, ``info``, ``demo`` and ``bench``.
+"""The ``fastspec`` command: ``convert``, ``plot``, ``info``, ``invert``, ``demo`` and ``bench``.
 
 Each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the exit
 code, registered in :func:`build_parser` by an ``_add_*`` function.
@@ -12,6 +12,8 @@ import time
 import numpy as np
 
 from ._validate import ParameterError
+from .apps.describe import describe_file
+from .apps.plot_file import plot_file
 
 
 def _timed(fn, repeats=5):
@@ -201,65 +203,10 @@ def cmd_convert(args):
 
 
 # ----- info and plot ---------------------------------------------------------------------------
-_FEATURE_SUFFIXES = (".npy", ".npz")
-
-
-def _manifest_entry(path):
-    """The manifest line of a feature file, from the nearest ``manifest.jsonl`` above it."""
-    from .batch import MANIFEST, read_manifest
-
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    while True:
-        if os.path.exists(os.path.join(folder, MANIFEST)):
-            entry = read_manifest(folder).get(os.path.relpath(path, folder))
-            if entry is not None:
-                return entry
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
-
-
 def _add_info(sub):
     p = sub.add_parser("info", help="describe an audio or feature file")
     p.add_argument("file", metavar="FILE")
     p.set_defaults(func=cmd_info)
-
-
-def describe_file(path):
-    """Describe an audio file's header, or a feature file's shape, range and manifest entry.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Audio file, or a ``.npy``/``.npz`` feature file (its manifest is looked for in the
-        folders above it, and its SHA-256 checked against the entry).
-
-    Returns
-    -------
-    str
-        Lines of ``key: value``.
-    """
-    from . import io
-
-    path = os.fspath(path)
-    if not path.endswith(_FEATURE_SUFFIXES):
-        meta = io.info(path)
-        return "\n".join([f"file: {meta.path}", f"format: {meta.format} {meta.subtype}",
-                          f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}",
-                          f"frames: {meta.frames}  duration: {meta.duration:.3f} s"])
-    S = io.load_feature(path)
-    lines = [f"file: {path}", f"shape: {S.shape}  dtype: {S.dtype}"]
-    if S.size:
-        lines.append(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
-    entry = _manifest_entry(path)
-    if entry is not None:
-        params = ", ".join(f"{k}={v}" for k, v in entry["params"].items() if v is not None)
-        status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
-        lines += [f"input: {entry['input']}", f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s",
-                  f"parameters: {params}", f"sha256: {entry['sha256']} ({status})"]
-    return "\n".join(lines)
 
 
 def cmd_info(args):
@@ -283,103 +230,6 @@ def _add_plot(sub):
     p.add_argument("--height", type=float, default=4, help="inches (default: %(default)s)")
     p.add_argument("--dpi", type=int, default=100, help="pixels per inch (default: %(default)s)")
     p.set_defaults(func=cmd_plot)
-
-
-def _feature_picture(path, sr, hop_length, channel):
-    """``(S_db, sr, hop_length, y_axis, fmin, fmax, title)`` of a feature file."""
-    from . import decibel, io
-
-    S = io.load_feature(path)
-    entry = _manifest_entry(path)
-    params = entry["params"] if entry else {}
-    if entry:
-        sr, hop_length = entry["sr"], entry["hop_length"]
-    if path.endswith(".npz"):
-        with np.load(path) as z:
-            sr = int(z["sr"]) if "sr" in z else sr
-            hop_length = int(z["hop_length"]) if "hop_length" in z else hop_length
-    if sr is None or hop_length is None:
-        raise ParameterError(f"{path}: no manifest entry and no sr/hop_length in the file; "
-                             "pass sr and hop_length (--sr, --hop-length)")
-    if S.ndim == 3:
-        if not 0 <= channel < S.shape[0]:
-            raise ParameterError(f"channel={channel} is out of range: {path} has {S.shape[0]} channels")
-        S = S[channel]
-    if S.ndim != 2:
-        raise ParameterError(f"{path}: cannot draw a feature of shape {S.shape}")
-    feature = params.get("feature", "")
-    if feature == "seed-pretty":
-        S = 20 * S.T  # log10 magnitude, frames first -> dB, bins first
-    elif feature in ("spectrogram", "mel"):
-        power = params.get("power", 1.0 if feature == "spectrogram" else 2.0)
-        S = decibel.power_to_db(np.abs(S) ** (2.0 / power), ref=np.max)
-    y_axis = {"spectrogram": "hz", "logspec": "hz", "seed-pretty": "hz", "mel": "mel", "logmel": "mel"}.get(
-        feature, "bins")
-    return (S, sr, hop_length, y_axis, params.get("fmin") or 0.0, params.get("fmax") or sr / 2,
-            f"{os.path.basename(path)} ({feature or 'feature'})")
-
-
-def _audio_picture(path, feature, n_fft, hop_length, n_mels, sr):
-    from . import decibel, io
-
-    y, sr = io.load(path, sr=sr, channels="mix")
-    if y.size == 0:
-        raise ParameterError(f"{path} has no samples to draw")
-    hop = hop_length or n_fft // 4
-    if feature == "logmel":
-        from .feature import melspectrogram
-
-        S = melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, log="db")
-        return S - S.max(), sr, hop, "mel", 0.0, sr / 2, f"{os.path.basename(path)}: log-mel"
-    if feature != "logspec":
-        raise ParameterError(f"feature={feature!r} must be 'logspec' or 'logmel'")
-    from .stft import spectrogram
-
-    S = decibel.amplitude_to_db(spectrogram(y, n_fft=n_fft, hop_length=hop), ref=np.max)
-    return S, sr, hop, "hz", 0.0, sr / 2, f"{os.path.basename(path)}: spectrogram"
-
-
-def plot_file(path, output=None, *, feature="logspec", n_fft=2048, hop_length=None, n_mels=128, sr=None, channel=0,
-              figsize=(10, 4), dpi=100):
-    """Draw an audio or feature file as a PNG spectrogram in dB (time in s, frequency in Hz or mel).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Audio file, or a ``.npy``/``.npz`` feature file (sample rate, hop and feature come
-        from its manifest entry, or from an ``.npz``'s ``sr``/``hop_length``).
-    output : str, optional
-        PNG path. Default: ``path``'s name with ``.png``, in the current folder.
-    feature : {"logspec", "logmel"}
-        What to draw for audio.
-    n_fft, hop_length, n_mels : int
-        Analysis of audio (``hop_length`` default ``n_fft // 4``); ``hop_length`` also for a
-        feature file without a manifest.
-    sr : int, optional
-        Resample audio to this rate; sample rate of a feature file without a manifest.
-    channel : int
-        Channel drawn from a multi-channel feature.
-    figsize : tuple of float
-        Inches.
-    dpi : int
-        The PNG is ``figsize * dpi`` pixels.
-
-    Returns
-    -------
-    str
-        The PNG written.
-    """
-    from . import plot
-
-    path = os.fspath(path)
-    if path.endswith(_FEATURE_SUFFIXES):
-        picture = _feature_picture(path, sr, hop_length, channel)
-    else:
-        picture = _audio_picture(path, feature, n_fft, hop_length, n_mels, sr)
-    S_db, sr, hop, y_axis, fmin, fmax, title = picture
-    out = output or os.path.splitext(os.path.basename(path))[0] + ".png"
-    return plot.save_spectrogram(S_db, out, sr=sr, hop_length=hop, y_axis=y_axis, fmin=fmin, fmax=fmax, title=title,
-                                 cbar_label="dB" if y_axis != "bins" else "value", figsize=figsize, dpi=dpi)
 
 
 def cmd_plot(args):

@@ -1,0 +1,61 @@
+"""``fastspec info``: what an audio or feature file holds, and the manifest line that made it."""
+
+import os
+
+import numpy as np
+
+__all__ = ["FEATURE_SUFFIXES", "describe_file", "manifest_entry"]
+
+FEATURE_SUFFIXES = (".npy", ".npz")
+
+
+def manifest_entry(path):
+    """The manifest line of a feature file, from the nearest ``manifest.jsonl`` above it."""
+    from ..batch import MANIFEST, read_manifest
+
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    while True:
+        if os.path.exists(os.path.join(folder, MANIFEST)):
+            entry = read_manifest(folder).get(os.path.relpath(path, folder))
+            if entry is not None:
+                return entry
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def describe_file(path):
+    """Describe an audio file's header, or a feature file's shape, range and manifest entry.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Audio file, or a ``.npy``/``.npz`` feature file (its manifest is looked for in the
+        folders above it, and its SHA-256 checked against the entry).
+
+    Returns
+    -------
+    str
+        Lines of ``key: value``.
+    """
+    from .. import io
+
+    path = os.fspath(path)
+    if not path.endswith(FEATURE_SUFFIXES):
+        meta = io.info(path)
+        return "\n".join([f"file: {meta.path}", f"format: {meta.format} {meta.subtype}",
+                          f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}",
+                          f"frames: {meta.frames}  duration: {meta.duration:.3f} s"])
+    S = io.load_feature(path)
+    lines = [f"file: {path}", f"shape: {S.shape}  dtype: {S.dtype}"]
+    if S.size:
+        lines.append(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
+    entry = manifest_entry(path)
+    if entry is not None:
+        params = ", ".join(f"{k}={v}" for k, v in entry["params"].items() if v is not None)
+        status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
+        lines += [f"input: {entry['input']}", f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s",
+                  f"parameters: {params}", f"sha256: {entry['sha256']} ({status})"]
+    return "\n".join(lines)
