@@ -83,8 +83,7 @@ def audio(y, name="y", dtype=None):
         raise ParameterError(f"{name} must have at least 1 dimension (..., n_samples), got a scalar")
     if y.shape[-1] == 0 or y.size == 0:
         raise ParameterError(f"{name} is empty (shape {y.shape})")
-    # By size, not by equality: big-endian float64 keeps its precision (in native byte order).
-    target = real_dtype(dtype) if dtype is not None else np.dtype(np.float64 if y.dtype.itemsize == 8 else np.float32)
+    target = work_dtype(y, dtype)
     if y.dtype != target:
         y = y.astype(target)
     if not _all_finite(y):
@@ -128,8 +127,14 @@ def magnitude(S, n_fft, name="S"):
     return S
 
 
-def work_dtype(S, dtype):
-    """``dtype`` as float32/float64, else float64 for float64/complex128 ``S`` and float32 for anything else."""
+def work_dtype(x, dtype=None):
+    """The real working precision: ``dtype`` if given, else that of ``x``'s values.
+
+    ``dtype`` is taken as :func:`real_dtype` takes it; otherwise float64 for float64 or complex128
+    ``x`` (either byte order) and float32 for anything else (float32, float16, integers). The one
+    statement of fastspec's precision rule: float64 stays float64, the rest computes in float32.
+    """
     if dtype is not None:
         return real_dtype(dtype)
-    return np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32)
+    wide = (x.dtype.kind == "f" and x.dtype.itemsize == 8) or (x.dtype.kind == "c" and x.dtype.itemsize == 16)
+    return np.dtype(np.float64 if wide else np.float32)

@@ -372,7 +372,7 @@ class MelSpectrogram:
         S = _validate.spectrum(S, n_fft=self.n_fft)
         if S.dtype.kind == "c":
             raise ParameterError("S must be a real (magnitude or power) spectrogram, got a complex array")
-        dtype = np.dtype(np.float64) if S.dtype == np.float64 else np.dtype(np.float32)
+        dtype = _validate.work_dtype(S)
         lead = S.shape[:-2]
         rows = np.ascontiguousarray(np.swapaxes(S, -1, -2).reshape((-1, S.shape[-2])), dtype=dtype)
         fb = self._sparse.astype(dtype)
@@ -525,7 +525,7 @@ class MFCC:
         if S.dtype.kind == "c" or S.shape[-2] != self._mel.n_mels:
             raise ParameterError(f"S has shape {S.shape} and dtype {S.dtype}; "
                                  f"expected a real (..., {self._mel.n_mels}, n_frames) array")
-        dtype = np.dtype(np.float64) if S.dtype == np.float64 else np.dtype(np.float32)
+        dtype = _validate.work_dtype(S)
         rows = np.ascontiguousarray(np.swapaxes(S, -1, -2).reshape((-1, S.shape[-1], S.shape[-2])), dtype=dtype)
         return self._cepstra(rows, S.shape[:-2], None, -1)
 

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ._validate import ParameterError, positive_float, positive_int
+from ._validate import ParameterError, positive_float, positive_int, work_dtype
 
 # Cosine-sum coefficients of the most used windows. Computing them here, the way
 # scipy.signal.windows.general_cosine does (and tested bit-identical to it), spares the first
@@ -356,7 +356,7 @@ class SparseFilterbank:
         if dense.ndim != 2 or dense.dtype.kind != "f":
             raise ParameterError(
                 f"a filterbank must be a 2-D real array (n_bands, n_freq), got {dense.dtype} {dense.shape}")
-        dtype = np.dtype(np.float64) if dense.dtype == np.float64 else np.dtype(np.float32)
+        dtype = work_dtype(dense)
         n_bands, n_freq = dense.shape
         starts = np.zeros(n_bands, dtype=np.int64)
         offsets = np.zeros(n_bands + 1, dtype=np.int64)
@@ -406,7 +406,7 @@ class SparseFilterbank:
         x = np.asarray(x)
         if x.ndim < 2 or x.shape[-2] != width:
             raise ParameterError(f"{name} has shape {x.shape}; expected (..., {width}, n_frames)")
-        dtype = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+        dtype = work_dtype(x)
         frames_major = np.swapaxes(x, -1, -2).reshape((-1, width))
         return np.ascontiguousarray(frames_major, dtype=dtype), dtype
 

@@ -464,7 +464,7 @@ def pretty_magnitude(X_s, fft_size, log):
         raise ParameterError(f"X_s has {X_s.shape[-1]} bins per frame but fft_size={fft_size} gives {fft_size // 2}")
     if not np.all(np.isfinite(X_s)):
         raise ParameterError("X_s contains NaN or Inf values")
-    work = np.float64 if X_s.dtype == np.float64 else np.float32
+    work = _validate.work_dtype(X_s)
     mag = np.power(10, X_s.astype(work)) if log else X_s.astype(work)
     if mag.min() < 0:
         raise ParameterError("X_s has negative magnitudes; pass log=True for a log10 spectrogram")

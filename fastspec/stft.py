@@ -297,8 +297,7 @@ class Stft:
         numpy.ndarray, shape (..., n_samples)
         """
         S = _validate.spectrum(S, n_fft=self._n_fft)
-        real = _validate.real_dtype(dtype) if dtype is not None else (
-            np.dtype(np.float64) if S.dtype in (np.float64, np.complex128) else np.dtype(np.float32))
+        real = _validate.work_dtype(S, dtype)
         cplx = np.result_type(real, np.complex64)
         if length is not None:
             length = _validate.positive_int(length, "length")
