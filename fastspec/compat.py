@@ -39,6 +39,7 @@ from ._fft import aligned
 from ._kernels import seed as kernels
 from ._kernels import xcorr
 from ._validate import ParameterError
+from .filters import seed_hamming
 
 __all__ = [
     "butter_bandpass", "butter_bandpass_filter", "create_mel_filter", "get_filterbanks", "hz2mel",
@@ -68,11 +69,6 @@ def _as_index(value):
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return int(value)
     return operator.index(value)
-
-
-def _hamming(size):
-    """The seed's symmetric Hamming window ``0.54 - 0.46 cos(2 pi n / (size - 1))``."""
-    return 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(size) / (size - 1))
 
 
 def _all_finite(a):
@@ -215,7 +211,7 @@ def _centred(X, mean_normalize, name):
 
 def _forward(x, fftsize, step, n_frames, post):
     """Frame ``x`` (Hamming, zero-padded), r2c-transform in blocks, ``post(spec, start, count)``."""
-    window = _hamming(fftsize)
+    window = seed_hamming(fftsize)
     with _engine.PlanSet(_config.current()) as plans:
         for start, count in _blocks(n_frames, fftsize):
             plan = plans.get("r2c", fftsize, count, np.float64)
@@ -398,7 +394,7 @@ def _overlap_add(n_frames, n_fft, step, calculate_offset, frames_of, trace=None,
     x1_buffer, x2_buffer, corr = (aligned(fft_len, np.float64) for _ in range(3))
     spectrum, product = (aligned(fft_len // 2 + 1, np.complex128) for _ in range(2))
     segment = np.zeros(n2, dtype=np.float32)
-    window = _hamming(size)
+    window = seed_hamming(size)
     with _engine.PlanSet(_config.current()) as plans:
         r2c, c2r = plans.raw("r2c", fft_len), plans.raw("c2r", fft_len)
         for start, count in _blocks(n_frames, n_fft):
@@ -488,7 +484,7 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
     size = n_fft // 2
     n_half = n_fft // 2 + 1
     length = n_frames * step + size
-    window = _hamming(size)
+    window = seed_hamming(size)
     norm = _window_norm(window, n_frames, step, length)
     est_step = step
     if n_iter > 0:
@@ -502,7 +498,7 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
             )
         # One re-analysed frame is broadcast to every row, as NumPy does.
         est_step = step if rows == n_frames else 0
-    analysis_window = _hamming(fftsize)
+    analysis_window = seed_hamming(fftsize)
     with _engine.PlanSet(_config.current()) as plans:
         # The half-spectrum magnitudes serve every iteration: formed once (n_frames x n_half
         # float64, a quarter of the seed's own complex two-sided X_best).

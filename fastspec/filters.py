@@ -43,6 +43,15 @@ def _named_window(window, win_length):
         ) from None
 
 
+def seed_hamming(size):
+    """The seed notebook's symmetric Hamming window ``0.54 - 0.46 cos(2 pi n / (size - 1))`` (float64).
+
+    Written as the seed computes it (``0.46``, not scipy's ``1 - 0.54``), so compat's results match
+    the seed's bit for bit; a 1-sample window is ``[0.08]``.
+    """
+    return 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(size) / max(size - 1, 1))
+
+
 def get_window(window, win_length, *, n_fft=None, dtype=np.float64):
     """Return a periodic analysis window, zero-padded and centred to ``n_fft``.
 

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from . import _config, _engine, _validate
+from . import _config, _engine, _validate, filters
 from ._kernels import overlap_add, pipeline
 from ._kernels import phase as kernels
 from ._validate import ParameterError
@@ -450,9 +450,7 @@ def seed_stft(fft_size, step_size):
     """The seed's transform: symmetric Hamming of ``fft_size``, frames from sample 0, no centring."""
     fft_size = _validate.positive_int(fft_size, "fft_size")
     step_size = _validate.positive_int(step_size, "step_size")
-    n = np.arange(fft_size)
-    hamming = 0.54 - 0.46 * np.cos(2 * np.pi * n / max(fft_size - 1, 1))
-    return Stft(n_fft=fft_size, hop_length=step_size, window=hamming, center=False)
+    return Stft(n_fft=fft_size, hop_length=step_size, window=filters.seed_hamming(fft_size), center=False)
 
 
 def pretty_magnitude(X_s, fft_size, log):
