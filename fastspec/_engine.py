@@ -364,11 +364,12 @@ class _BufferedPlan:
     def __init__(self, plan, real, spectrum):
         self.plan = plan
         self.input, self.output = (real, spectrum) if plan.kind == "r2c" else (spectrum, real)
-        self._addresses = (self.input.ctypes.data, self.output.ctypes.data)
+        self._call = plan.execute, (plan.pointer, self.input.ctypes.data, self.output.ctypes.data)
 
     def execute(self):
         """Transform ``self.input`` (c2r destroys it) and return ``self.output``."""
-        self.plan.execute(self.plan.pointer, *self._addresses)
+        function, arguments = self._call
+        function(*arguments)
         return self.output
 
 
@@ -392,14 +393,13 @@ class PlanSet:
 
     def get(self, kind, n_fft, batch, dtype):
         """The call's plan and buffers for this transform (``input``, ``execute() -> output``)."""
-        key = _fft.plan_key(kind, n_fft, batch, dtype, self._settings.plan_effort)
-        found = self._held.get(key)
+        found = self._held.get((kind, n_fft, batch, dtype))  # asked once per block: the cheapest key first
         if found is None:
-            plan = self._plan(key)
+            plan = self._plan(_fft.plan_key(kind, n_fft, batch, dtype, self._settings.plan_effort))
             real = _fft.borrow((batch, n_fft), dtype)
             spectrum = _fft.borrow((batch, n_fft // 2 + 1), np.result_type(dtype, np.complex64))
             self._buffers += [real, spectrum]
-            found = self._held[key] = _BufferedPlan(plan, real, spectrum)
+            found = self._held[kind, n_fft, batch, dtype] = _BufferedPlan(plan, real, spectrum)
         return found
 
     def raw(self, kind, n_fft):
