@@ -427,11 +427,18 @@ def spectral_convergence(S, y, *, n_fft=None, hop_length=None, win_length=None, 
     return _spectral_convergence(tf, S, y)
 
 
-def _spectral_convergence(tf, S, y):
+def _spectral_convergence(tf, S, y, drop_nyquist=False):
+    """``20 log10 ||S - |STFT(y)||| / ||S||`` over the last two axes (the one statement of the formula).
+
+    ``|STFT(y)|`` is cut or zero-padded to ``S``'s frames; ``drop_nyquist`` leaves its last bin out
+    (``S`` comes without it).
+    """
     y = _validate.audio(y, dtype=np.float64)
     if y.shape[:-1] != S.shape[:-2]:
         raise ParameterError(f"y has leading shape {y.shape[:-1]} but S has {S.shape[:-2]}")
     X = tf.spectrogram(y)
+    if drop_nyquist:
+        X = X[..., :-1, :]
     n = S.shape[-1]
     if X.shape[-1] < n:
         X = np.concatenate([X, np.zeros(X.shape[:-1] + (n - X.shape[-1],))], axis=-1)
@@ -509,13 +516,4 @@ def pretty_spectral_convergence(X_s, y, *, fft_size=512, step_size=64, log=True)
     In the seed's transform, on linear magnitudes ``10**X_s``, Nyquist bin excluded.
     """
     tf = seed_stft(fft_size, step_size)
-    S = pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :]
-    y = _validate.audio(y, dtype=np.float64)
-    X = tf.spectrogram(y)[..., :-1, :]
-    n = S.shape[-1]
-    if X.shape[-1] < n:
-        X = np.concatenate([X, np.zeros(X.shape[:-1] + (n - X.shape[-1],))], axis=-1)
-    X = X[..., :n]
-    S64 = S.astype(np.float64)
-    sc = 20 * np.log10(np.sqrt(np.sum((S64 - X) ** 2, axis=(-2, -1))) / np.sqrt(np.sum(S64 ** 2, axis=(-2, -1))))
-    return float(sc) if sc.ndim == 0 else sc
+    return _spectral_convergence(tf, pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :], y, drop_nyquist=True)
