@@ -109,14 +109,6 @@ class Stft:
         """Number of frames for a signal of ``n_samples``."""
         return 1 + (n_samples + 2 * self.padding - self._n_fft) // self._hop_length
 
-    def frame_into(self, y, first_frame, out):
-        """Write the windowed frames ``first_frame ...`` of the 1-D signal ``y`` into the rows of ``out``.
-
-        Samples beyond ``y`` follow ``pad_mode``; ``out`` is ``(rows, n_fft)`` in ``y``'s dtype.
-        """
-        framing.frame_window(y, first_frame, self._hop_length, self.padding, self._pad_code,
-                             self._windows[y.dtype], self._win_lo, self._win_hi, out)
-
     # ----- forward -------------------------------------------------------------------------
     def _prepare(self, y, dtype):
         y = _validate.audio(y, dtype=dtype)
