@@ -141,10 +141,11 @@ _STARTUP = r"""
 import time
 t0 = time.perf_counter()
 import fastspec.cli, fastspec.batch as batch
+from fastspec.apps.convert import job as job_mod
 t1 = time.perf_counter()
 job = batch.Job("logmel", (("hop_length", 256), ("n_fft", 1024), ("n_mels", 80)), None, "mix", "float32", "npy",
                 16384)
-batch._warm(job, None)
+job_mod.warm(job, None)
 print(t1 - t0, time.perf_counter() - t1)
 """
 
@@ -154,6 +155,7 @@ def breakdown(data_dir, workers):
     import soundfile as sf
 
     from fastspec import batch, io
+    from fastspec.apps.convert import job as job_mod
 
     starts = [subprocess.run([sys.executable, "-c", _STARTUP], env=_env(), capture_output=True, text=True,
                              check=True).stdout.split() for _ in range(3)]
@@ -164,7 +166,7 @@ def breakdown(data_dir, workers):
     tmp = tempfile.mkdtemp()
     phases = {"decode": 0.0, "compute": 0.0, "write": 0.0}
     with batch.deterministic_fft():
-        feat = batch._feature_for(job, 22050)
+        feat = job_mod.feature_for(job, 22050)
         feat.whole(sf.read(files[0], dtype="float32")[0])
         for i, path in enumerate(files):
             t0 = time.perf_counter()

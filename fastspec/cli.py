@@ -7,70 +7,19 @@ code, registered in :func:`build_parser` by an ``_add_*`` function.
 import argparse
 import os
 import sys
-import time
-
-import numpy as np
 
 from ._validate import ParameterError
 from .apps.describe import describe_file
 from .apps.plot_file import plot_file
-
-
-def _timed(fn, repeats=5):
-    fn()  # first call compiles/plans; report warm times
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return result, best
+from .parameters import FEATURES, PARAMETERS
 
 
 def cmd_demo(args):
-    """Synthesise the example signal, write its spectrogram and mel PNGs, invert it to WAV."""
-    import soundfile
+    """Run :func:`fastspec.apps.demo.run_demo` and print its report."""
+    from .apps.demo import run_demo
 
-    from . import data, decibel, plot
-    from .feature import MelSpectrogram
-    from .inverse import mel_to_audio
-    from .phase import griffin_lim, spectral_convergence
-    from .stft import Stft
-
-    os.makedirs(args.outdir, exist_ok=True)
-    sr, n_fft, hop, n_mels = 22050, 1024, 256, 128
-    t0 = time.perf_counter()
-    y = data.example(sr, args.duration)
-    tf = Stft(n_fft=n_fft, hop_length=hop)
-    S, t_spec = _timed(lambda: tf.spectrogram(y))
-    first = time.perf_counter() - t0
-    mel = MelSpectrogram(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
-    M, t_mel = _timed(lambda: mel(y))
-    y_gl, t_gl = _timed(lambda: griffin_lim(S, n_fft=n_fft, hop_length=hop, init="pghi", n_iter=32, length=y.size),
-                        repeats=1)
-    y_mel, t_mel_inv = _timed(lambda: mel_to_audio(M, sr=sr, n_fft=n_fft, hop_length=hop, n_iter=32, length=y.size),
-                              repeats=1)
-    sc_gl = spectral_convergence(S, y_gl, n_fft=n_fft, hop_length=hop)
-    sc_mel = spectral_convergence(S, y_mel, n_fft=n_fft, hop_length=hop)
-    paths = [
-        plot.save_spectrogram(decibel.amplitude_to_db(S, ref=np.max), os.path.join(args.outdir, "spectrogram.png"),
-                              sr=sr, hop_length=hop, title="fastspec demo: spectrogram (dB)"),
-        plot.save_spectrogram(decibel.power_to_db(M, ref=np.max), os.path.join(args.outdir, "melspectrogram.png"),
-                              sr=sr, hop_length=hop, y_axis="mel",
-                              title=f"fastspec demo: {n_mels}-band mel spectrogram (dB)"),
-    ]
-    outputs = (("example.wav", y), ("inverted_pghi_griffin_lim.wav", y_gl), ("inverted_from_mel.wav", y_mel))
-    for name, signal in outputs:
-        paths.append(os.path.join(args.outdir, name))
-        soundfile.write(paths[-1], signal, sr)
-    print(f"signal: {args.duration:g} s synthetic bird song + speech at {sr} Hz (fastspec.data.example)")
-    print(f"first call incl. compile/plan: {first:.2f} s")
-    timings = ((f"spectrogram n_fft={n_fft} hop={hop}", t_spec), (f"mel spectrogram {n_mels} bands", t_mel))
-    for label, seconds in timings:
-        print(f"{label}: {seconds * 1e3:.2f} ms ({args.duration / seconds:,.0f}x real time)")
-    print(f"PGHI + 32 fast Griffin-Lim iterations: {t_gl * 1e3:.0f} ms, spectral convergence {sc_gl:.1f} dB")
-    print(f"mel -> audio (NNLS + 32 iterations): {t_mel_inv * 1e3:.0f} ms, spectral convergence {sc_mel:.1f} dB")
-    for path in paths:
-        print(f"wrote {path}")
+    for line in run_demo(args.outdir, args.duration):
+        print(line)
     return 0
 
 
@@ -106,44 +55,11 @@ def _number_or_text(text):
         return text
 
 
-# Feature parameters as flags spelled like the Python keywords; absent flags are not passed,
-# so the library's (or the preset's) defaults apply.
-_FEATURE_FLAGS = {
-    "n_fft": (int, "FFT length"),
-    "hop_length": (int, "samples between frames"),
-    "win_length": (int, "window length (<= n_fft)"),
-    "window": (str, "window name, e.g. hann"),
-    "center": (bool, "centre frames (pad n_fft // 2 at both ends)"),
-    "pad_mode": (str, "padding when centred: constant, reflect, edge"),
-    "power": (float, "exponent of the magnitude (1: magnitude, 2: power)"),
-    "n_mels": (int, "mel bands"),
-    "fmin": (float, "lowest mel frequency (Hz)"),
-    "fmax": (_none_or(float), "highest mel frequency (Hz)"),
-    "htk": (bool, "HTK mel scale"),
-    "norm": (_none_or(_number_or_text), "mel filter norm (mel, logmel) or DCT norm (mfcc); 'none' for none"),
-    "preemphasis": (float, "pre-emphasis coefficient"),
-    "preset": (str, "librosa, torchaudio or psf defaults"),
-    "amin": (float, "floor before the logarithm"),
-    "top_db": (_none_or(float), "dynamic range kept in dB ('none': no clipping)"),
-    "n_mfcc": (int, "MFCC coefficients"),
-    "dct_type": (int, "DCT type (1, 2, 3)"),
-    "lifter": (float, "cepstral lifter"),
-    "mel_norm": (_none_or(_number_or_text), "mel filter norm for mfcc"),
-    "append_energy": (bool, "replace c0 by the log frame energy (mfcc)"),
-    "fft_size": (int, "seed features: frame and FFT length"),
-    "step_size": (int, "seed features: hop"),
-    "log": (bool, "seed-pretty: log scale"),
-    "thresh": (float, "seed features: floor"),
-    "n_freq_components": (int, "seed-mel: mel bands"),
-    "start_freq": (float, "seed-mel: lowest frequency (Hz)"),
-    "end_freq": (float, "seed-mel: highest frequency (Hz)"),
-    "shorten_factor": (float, "seed-mel: time zoom-out factor"),
-}
+# How each kind of feature parameter (fastspec.parameters) is parsed from the command line.
+_PARSERS = {"int": int, "float": float, "str": str, "float?": _none_or(float), "norm": _none_or(_number_or_text)}
 
 
 def _add_convert(sub):
-    from .batch import FEATURES
-
     p = sub.add_parser("convert", help="convert a tree of audio files to feature files",
                        description="Convert audio files, folders (recursive) and list files (.txt/.lst/.list, one "
                                    "path a line) to one feature file each, mirroring the input tree, with a "
@@ -152,12 +68,14 @@ def _add_convert(sub):
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.add_argument("--feature", default="logmel", choices=list(FEATURES), help="feature (default: %(default)s)")
     group = p.add_argument_group("feature parameters (as the library's keywords; default: the library's)")
-    for name, (kind, text) in _FEATURE_FLAGS.items():
-        flag = "--" + name.replace("_", "-")
-        if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+    # Absent flags are not passed on, so the library's (or the preset's) defaults apply.
+    for param in PARAMETERS:
+        flag = "--" + param.name.replace("_", "-")
+        if param.kind == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=param.help)
         else:
-            group.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=text)
+            group.add_argument(flag, type=_PARSERS[param.kind], default=argparse.SUPPRESS, help=param.help)
     p.add_argument("--sr", type=int, help="resample every file to this rate (soxr); default: each file's own")
     p.add_argument("--channels", default="mix", choices=["mix", "first", "all"],
                    help="mix to mono, first channel, or all channels (default: %(default)s)")
@@ -182,7 +100,7 @@ def cmd_convert(args):
     """Run :func:`fastspec.batch.convert`; exit 0 when all converted, 1 when some failed, 130 if stopped."""
     from . import batch
 
-    params = {name: getattr(args, name) for name in _FEATURE_FLAGS if hasattr(args, name)}
+    params = {p.name: getattr(args, p.name) for p in PARAMETERS if hasattr(args, p.name)}
     try:
         summary = batch.convert(args.inputs, args.outdir, feature=args.feature, workers=args.workers,
                                 scheduler=args.scheduler, dask_local=args.dask_local, glob=args.glob,

@@ -386,7 +386,10 @@ def test_worker_crash_fails_that_file_only(tree, tmp_path, monkeypatch):
             os._exit(3)
         return real(job, src, dst)
 
-    monkeypatch.setattr(batch, "convert_file", crashing)
+    # The worker's conversion is looked up in the module that runs it.
+    from fastspec.apps.convert import job
+
+    monkeypatch.setattr(job, "convert_file", crashing)
     summary = batch.convert(tree / "a", tmp_path, feature="mel", workers=2, start_method="fork", progress=False,
                             **PARAMS)
     assert summary.failed == [(str(tree / "a" / "one.wav"), batch.CRASHED)]

@@ -1,0 +1,119 @@
+"""The features a conversion computes: each one's whole-signal function and its block stages."""
+
+import functools
+
+import numpy as np
+
+from ... import compat, feature
+from ..._validate import ParameterError
+from ...decibel import power_to_db
+from ...parameters import FEATURES, MEL_PARAMS, STFT_PARAMS
+from ...stft import Stft
+
+
+class Feature:
+    """One feature at one sample rate: its whole-signal function and block stages.
+
+    The block stages exist when the feature is frame-local up to a global ``top_db`` clip.
+
+    ``whole(y)`` is the library call. Block stages: ``frames(segment)`` on an already padded
+    segment (centre padding done by the caller) gives unclipped rows; ``top_db`` clips at the
+    global maximum; ``post`` (MFCC's DCT) maps clipped rows to the output.
+    """
+
+    def __init__(self, name, params, sr, dtype):
+        self.dtype = np.dtype(dtype)
+        p = dict(params)
+        self.top_db, self.post, self.blockable, self.frame_axis = None, None, True, -1
+        if name.startswith("seed-"):
+            self._seed(name, p, sr)
+        elif name in ("spectrogram", "logspec"):
+            stft_kw = {k: p.pop(k) for k in STFT_PARAMS if k in p}
+            tf = Stft(**stft_kw)
+            tf_frames = Stft(**dict(stft_kw, center=False))
+            if name == "spectrogram":
+                power = p.pop("power", 1.0)
+                self.whole = lambda y: tf.spectrogram(y, power=power, dtype=self.dtype)
+                self.frames = lambda seg: tf_frames.spectrogram(seg, power=power, dtype=self.dtype)
+            else:
+                amin = p.pop("amin", 1e-10)
+                self.top_db = p.pop("top_db", 80.0)
+                top_db = self.top_db
+                self.whole = lambda y: power_to_db(tf.spectrogram(y, power=2.0, dtype=self.dtype), amin=amin,
+                                                   top_db=top_db)
+                self.frames = lambda seg: power_to_db(tf_frames.spectrogram(seg, power=2.0, dtype=self.dtype),
+                                                      amin=amin, top_db=None)
+            self.stft = tf
+        else:
+            preset = p.get("preset", "librosa")
+            defaults = feature.PRESETS.get(preset)
+            if defaults is None:
+                raise ParameterError(f"preset={preset!r} must be one of {', '.join(map(repr, feature.PRESETS))}")
+            self.blockable = (defaults["framing"] == "stft"
+                              and float(p.get("preemphasis", defaults["preemphasis"])) == 0.0)
+            if name == "mfcc":
+                transform = feature.MFCC(sr=sr, **p)
+                self.whole = lambda y: transform(y, dtype=self.dtype)
+                self.blockable = self.blockable and not p.get("append_energy", defaults["append_energy"])
+                self.top_db = p.pop("top_db", defaults["mfcc_top_db"])
+                mel_kw = {k: v for k, v in p.items() if k in MEL_PARAMS + ("amin",)}
+                if "mel_norm" in p:
+                    mel_kw["norm"] = p["mel_norm"]
+                mel_frames = feature.MelSpectrogram(sr=sr, log="db", top_db=None, **dict(mel_kw, center=False))
+                self.post = transform.from_log_mel
+                self.stft = transform.mel.stft
+            else:
+                log = "db" if name == "logmel" else None
+                mel = feature.MelSpectrogram(sr=sr, log=log, **p)
+                self.whole = lambda y: mel(y, dtype=self.dtype)
+                if log:
+                    self.top_db = p.pop("top_db", defaults["top_db"])
+                mel_frames = feature.MelSpectrogram(sr=sr, log=log, **dict(p, center=False, top_db=None))
+                self.stft = mel.stft
+            self.frames = lambda seg: mel_frames(seg, dtype=self.dtype)
+        if not name.startswith("seed-"):
+            self.n_fft, self.hop_length = self.stft.n_fft, self.stft.hop_length
+
+    def _seed(self, name, p, sr):
+        """Set up the seed notebook's features (fastspec.compat), on whole signals only.
+
+        Their normalisation (``pretty_spectrogram``) and time zoom (``make_mel``) are global.
+        """
+        self.blockable = False
+        pretty_kw = {k: p[k] for k in ("log", "thresh", "fft_size", "step_size") if k in p}
+        self.n_fft, self.hop_length = int(p.get("fft_size", 512)), int(p.get("step_size", 64))
+        if name == "seed-pretty":
+            one = functools.partial(compat.pretty_spectrogram, **pretty_kw)
+            self.frame_axis = 0  # the notebook's (n_frames, n_bins)
+        else:
+            filter_kw = {k: p[k] for k in ("n_freq_components", "start_freq", "end_freq") if k in p}
+            mel_filter, _ = compat.create_mel_filter(self.n_fft, samplerate=sr, **filter_kw)
+            shorten = p.get("shorten_factor", 1)
+            self.hop_length = int(round(self.hop_length * shorten))
+
+            def one(y):
+                return compat.make_mel(compat.pretty_spectrogram(y, log=True, **pretty_kw), mel_filter,
+                                       shorten_factor=shorten)
+
+        self.whole = lambda y: one(y) if y.ndim == 1 else np.stack([one(channel) for channel in y])
+
+    def n_frames(self, n_samples):
+        """Frames the whole-signal feature has for ``n_samples``."""
+        return self.stft.n_frames(n_samples)
+
+    def empty(self, lead):
+        """The feature of a signal with no samples: zero frames, the bins and leading axes kept."""
+        probe = self.whole(np.full(lead + (4 * self.n_fft,), 0.1, dtype=self.dtype)
+                           * np.hanning(4 * self.n_fft).astype(self.dtype))
+        return np.take(probe, np.arange(0), axis=self.frame_axis)
+
+
+def check_params(feature, params):
+    """Raise ParameterError for an unknown ``feature`` or a parameter it does not take."""
+    if feature not in FEATURES:
+        raise ParameterError(f"feature={feature!r} must be one of {', '.join(map(repr, FEATURES))}")
+    unknown = sorted(set(params) - set(FEATURES[feature]))
+    if unknown:
+        raise ParameterError(f"feature={feature!r} takes no parameter {', '.join(unknown)}; "
+                             f"it takes {', '.join(FEATURES[feature])}")
+

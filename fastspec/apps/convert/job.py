@@ -1,0 +1,268 @@
+"""One file's conversion, as a worker runs it: the :class:`Job`, whole or blocked, and its FFT setup.
+
+Long files are read and converted in blocks of frames: each block's samples overlap the next
+by the frame context, frames are computed from exactly the samples (and edge padding) the
+whole-file transform would use, and blocks start on multiples of the STFT's internal chunk so
+every frame goes through the same FFT plan as in one call. Results are stored as they come
+(:class:`fastspec.io.NpyWriter`); ``top_db`` clipping, which needs the whole file's maximum,
+then rewrites in place the stored blocks it changes. So memory stays at a few blocks for any
+length (a 2-hour 44.1 kHz file: 222 MB peak), and the output equals the whole-file feature
+bit for bit.
+"""
+
+import dataclasses
+import hashlib
+import json
+import signal
+import time
+
+import numpy as np
+
+from ... import _config
+from ... import io as audio_io
+from .features import Feature
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to convert a file (picklable, sent once per task).
+
+    Attributes
+    ----------
+    feature : str
+        A key of :data:`FEATURES`.
+    params : tuple of (str, value)
+        The feature's keyword parameters.
+    sr : int or None
+        Target sample rate (None: each file's own).
+    channels : {"mix", "first", "all"}
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    format : {"npy", "npz"}
+    block_frames : int
+        Frames per block for long files (a multiple of 256); shorter files are done whole.
+    """
+
+    feature: str
+    params: tuple
+    sr: int | None
+    channels: str
+    dtype: str
+    format: str
+    block_frames: int
+
+    @property
+    def signature(self):
+        """Hash of everything that determines an output's content."""
+        blob = json.dumps([self.feature, self.params, self.sr, self.channels, self.dtype, self.format], default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def describe(self):
+        """The parameters as a JSON-ready dict (for the manifest)."""
+        return {"feature": self.feature, **{k: _jsonable(v) for k, v in self.params}, "sr": self.sr,
+                "channels": self.channels, "dtype": self.dtype}
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+_worker_state = {}
+
+
+def deterministic_fft():
+    """Context manager: the FFT setup every conversion runs in, for the calling thread only.
+
+    One thread and reproducible plans (:func:`fastspec.set_reproducible`: FFTW's ``FFTW_ESTIMATE``,
+    no accumulated wisdom): results do not depend on the process's history, so results computed
+    inside equal those :func:`convert` writes, bit for bit, on any engine, worker or thread.
+    """
+    return _config.config(num_threads=1, reproducible=True)
+
+
+def _die_with_parent():
+    # Linux: a worker whose parent is killed (SIGKILL) gets SIGTERM instead of running on.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def init_local_worker():
+    """Set up a local worker process: signals, and death with its parent."""
+    # The parent handles Ctrl-C and stops us; SIGTERM (from it, or on its death) ends us at
+    # once, the parent sweeping our temporary file. A forked worker inherits the parent's
+    # handlers, so both are set explicitly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+
+
+def feature_for(job, sr):
+    """The job's :class:`Feature` at ``sr``, built once per worker."""
+    key = (job, sr)
+    feat = _worker_state.get(key)
+    if feat is None:
+        feat = Feature(job.feature, job.params, sr, job.dtype)
+        _worker_state[key] = feat
+    return feat
+
+
+def convert_file(job, src, dst):
+    """Convert one audio file to one feature file (atomically); return its manifest fields.
+
+    Parameters
+    ----------
+    job : Job
+    src : str
+        Audio file.
+    dst : str
+        Output path (``.npy`` or ``.npz``); its folder must exist.
+
+    Returns
+    -------
+    dict
+        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``.
+
+    Raises
+    ------
+    fastspec.io.AudioFileError
+        Unreadable input (path and reason).
+    ParameterError
+        Parameters that do not fit this file (e.g. ``fmax`` above its Nyquist frequency).
+    """
+    # A short file is read in one go, a long one in chunks well below a block of frames.
+    with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=job.dtype,
+                              block_size=max(1 << 16, job.block_frames * 16)) as stream:
+        feat = feature_for(job, stream.sr)
+        lead = (stream.n_channels,) if job.channels == "all" else ()
+        n = stream.n_samples
+        extra = {"sr": stream.sr, "hop_length": feat.hop_length}
+        if n == 0:
+            result = feat.empty(lead)
+        elif not feat.blockable or feat.n_frames(n) <= job.block_frames:
+            blocks = list(stream)
+            y = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+            result = feat.whole(y)
+        else:
+            result = None
+            shape, digest = _convert_blocks(feat, stream, lead, job, dst, extra)
+        if result is not None:
+            shape = result.shape
+            digest = audio_io.save_feature(dst, result, **extra) if job.format == "npz" else \
+                audio_io.save_feature(dst, result)
+        return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
+                "shape": list(shape), "dtype": job.dtype, "sha256": digest}
+
+
+_NP_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
+
+
+def _segments(feat, stream, block_frames):
+    """Yield the padded sample segment of each block of frames of a long signal."""
+    tf = feat.stft
+    n, n_fft, hop, off = stream.n_samples, tf.n_fft, tf.hop_length, tf.padding
+    total = feat.n_frames(n)
+    source = iter(stream)
+    chunks, first, end = [], 0, 0  # chunks read, covering samples [first, end)
+    for t0 in range(0, total, block_frames):
+        t1 = min(total, t0 + block_frames)
+        # Raw sample range of these frames in the unpadded signal, and the padding beyond it.
+        start, stop = t0 * hop - off, (t1 - 1) * hop - off + n_fft
+        left, right = max(0, -start), max(0, stop - n)
+        start, stop = max(0, start), min(n, stop)
+        while end < stop:
+            chunks.append(next(source))
+            end += chunks[-1].shape[-1]
+        while chunks and first + chunks[0].shape[-1] <= start:
+            first += chunks.pop(0).shape[-1]
+        # One copy per segment: the stream's chunks are small next to a block of frames.
+        joined = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=-1)
+        segment = joined[..., start - first:stop - first]
+        if left or right:
+            widths = [(0, 0)] * (segment.ndim - 1) + [(left, right)]
+            segment = np.pad(segment, widths, mode=_NP_PAD[tf.pad_mode])
+        yield segment
+
+
+def _convert_blocks(feat, stream, lead, job, dst, extra):
+    """Blocked conversion of a long file; returns ``(shape, sha256)``.
+
+    Blocks of frames go to the output as computed. A ``top_db`` clip then rewrites, in place,
+    the blocks that have values below the whole file's maximum less ``top_db``. MFCCs, whose
+    DCT comes after that clip, keep the log-mel blocks in a scratch file for a second pass.
+    """
+    total = feat.n_frames(stream.n_samples)
+    # An .npz is packed from an .npy under a temporary name (swept if the run is killed).
+    final_npy = dst if job.format == "npy" else audio_io.temp_path(dst) + ".npy"
+    first = writer = None
+    try:
+        top = -np.inf
+        for segment in _segments(feat, stream, job.block_frames):
+            rows = feat.frames(segment)
+            if writer is None:
+                target = audio_io.temp_path(dst) + ".npy" if feat.post is not None else final_npy
+                writer = first = audio_io.NpyWriter(target, lead, rows.shape[-2], total, rows.dtype)
+            if feat.top_db is not None:
+                top = max(top, rows.max())
+            writer.write(rows)
+        if feat.top_db is not None:
+            writer.clip_below(rows.dtype.type(top) - rows.dtype.type(feat.top_db), job.block_frames)
+        path = writer.commit()
+        if feat.post is not None:
+            writer = None
+            for rows in audio_io.iter_frames(path, job.block_frames):
+                rows = feat.post(rows)
+                if writer is None:
+                    writer = audio_io.NpyWriter(final_npy, lead, rows.shape[-2], total, rows.dtype)
+                writer.write(rows)
+            path = writer.commit()
+        shape = lead + (rows.shape[-2], writer.n_frames)
+        if job.format == "npz":
+            audio_io.npy_to_npz(path, dst, **extra)
+            audio_io.remove_if_exists(path)
+        return shape, audio_io.sha256_file(dst)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        if first is not None and feat.post is not None:  # the scratch log-mel file
+            audio_io.remove_if_exists(first.path)
+            audio_io.remove_if_exists(first.temp_path)
+
+
+def run_task(job, src, dst):
+    """Run :func:`convert_file` in a worker; failures come back as a reason, not an exception."""
+    t0 = time.perf_counter()
+    try:
+        with deterministic_fft():
+            fields = convert_file(job, src, dst)
+    except Exception as err:  # one bad file must not stop the batch: report it and go on
+        return src, dst, None, _reason(err, src)
+    fields["seconds"] = time.perf_counter() - t0
+    return src, dst, fields, None
+
+
+def _reason(err, src):
+    text = str(err)
+    if isinstance(err, audio_io.AudioFileError):
+        return err.reason
+    return f"{type(err).__name__}: {text.replace(src + ': ', '')}"
+
+
+def warm(job, sr):
+    """Load the numba kernels and build the plans of this job.
+
+    Runs in a worker, or in the parent before forking so that every worker inherits them.
+    """
+    feat = feature_for(job, sr or 22050)
+    lead = (2,) if job.channels == "all" else ()
+    with deterministic_fft():
+        feat.whole(np.full(lead + (4 * feat.n_fft,), 0.1, dtype=job.dtype))
+
+

@@ -1,0 +1,64 @@
+"""Progress of a conversion: a bar on a terminal, log lines otherwise."""
+
+import sys
+import time
+
+
+class Progress:
+    """A tqdm bar on a terminal, plain log lines (every ``interval`` s) otherwise.
+
+    The bar is created on the first finished file: tqdm starts a monitor thread, and local
+    workers are forked from a single-threaded parent before that.
+    """
+
+    def __init__(self, n_files, total_seconds, enabled, stream=None, interval=10.0):
+        self.stream = sys.stderr if stream is None else stream
+        self.n_files, self.total = n_files, total_seconds
+        self.done_files, self.done_seconds = 0, 0.0
+        self.t0 = time.perf_counter()
+        self._last_log = self.t0
+        self._interval = interval
+        self.enabled = enabled
+        self._tty = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
+        self.bar = None
+
+    def _stats(self):
+        elapsed = max(time.perf_counter() - self.t0, 1e-9)
+        speed = self.done_seconds / elapsed
+        eta = (self.total - self.done_seconds) / speed if speed > 0 else float("inf")
+        return speed, eta
+
+    def update(self, seconds):
+        """Count one finished file of ``seconds`` of audio."""
+        self.done_files += 1
+        self.done_seconds += seconds
+        if not self.enabled:
+            return
+        speed, eta = self._stats()
+        if self._tty:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.total / 3600, file=self.stream,
+                                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} h audio [{elapsed}<{remaining}{postfix}]")
+            self.bar.set_postfix_str(f"{self.done_files}/{self.n_files} files, {speed:,.0f}x real time", refresh=False)
+            self.bar.update(seconds / 3600)
+        elif time.perf_counter() - self._last_log >= self._interval or self.done_files == self.n_files:
+            self._last_log = time.perf_counter()
+            print(f"fastspec convert: {self.done_files}/{self.n_files} files, "
+                  f"{self.done_seconds / 3600:.3f}/{self.total / 3600:.3f} h audio, {speed:,.0f}x real time, "
+                  f"ETA {eta:.0f} s", file=self.stream, flush=True)
+
+    def message(self, text):
+        """Print a line without breaking the bar."""
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self):
+        """Close the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
