@@ -15,7 +15,7 @@ from ._validate import ParameterError
 from .decibel import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 from .feature import MFCC, MelSpectrogram, delta, melspectrogram, mfcc
 from .inverse import mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel
-from .phase import griffin_lim, pghi, pretty_to_audio, spectral_convergence
+from .phase import griffin_lim, pghi, spectral_convergence
 from .stft import Stft, istft, spectrogram, stft
 
 __version__ = "0.1.0"
@@ -29,3 +29,13 @@ __all__ = [
     "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
     "spectrogram", "stft",
 ]
+
+
+def __getattr__(name):
+    # The seed upgrade lives with the notebook API (fastspec.compat), imported on first use:
+    # import fastspec stays without the seed's kernels.
+    if name == "pretty_to_audio":
+        from .compat.upgrade import pretty_to_audio
+
+        return pretty_to_audio
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

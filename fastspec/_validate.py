@@ -26,6 +26,13 @@ def positive_int(value, name):
     return int(value)
 
 
+def count(value, name):
+    """Return ``value`` as an int, raising unless it is an integer >= 0 (an iteration count; not ``True``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ParameterError(f"{name}={value!r} must be a non-negative integer")
+    return int(value)
+
+
 def positive_float(value, name, allow_zero=False):
     """Return ``value`` as a float, raising unless it is finite and > 0 (>= 0 if allowed)."""
     try:
@@ -48,8 +55,9 @@ def real_dtype(dtype, name="dtype"):
     raise ParameterError(f"{name}={dt} is not supported; use float32/complex64 or float64/complex128")
 
 
-def _all_finite(x):
-    from ._kernels.elementwise import all_finite
+def all_finite(x):
+    """Whether every element of ``x`` is finite (complex: both parts)."""
+    from ._kernels.elementwise import all_finite as finite_loop
 
     # One allocation-free pass (np.isfinite(x).all() allocates a mask: 3x slower on 1 s clips);
     # ravel(order="K") is a view for C- and F-ordered arrays (fastspec's own STFT layout).
@@ -60,8 +68,8 @@ def _all_finite(x):
         return bool(np.isfinite(flat).all())
     if _JIT_DISABLED:  # the loop then runs on numpy scalars, which warn on inf - inf
         with np.errstate(invalid="ignore"):
-            return bool(all_finite(flat))
-    return bool(all_finite(flat))
+            return bool(finite_loop(flat))
+    return bool(finite_loop(flat))
 
 
 def audio(y, name="y", dtype=None):
@@ -86,7 +94,7 @@ def audio(y, name="y", dtype=None):
     target = work_dtype(y, dtype)
     if y.dtype != target:
         y = y.astype(target)
-    if not _all_finite(y):
+    if not all_finite(y):
         raise ParameterError(f"{name} contains NaN or Inf values")
     return y
 
@@ -107,7 +115,7 @@ def spectrum(S, name="S", n_fft=None):
         raise ParameterError(
             f"{name} has {S.shape[-2]} frequency bins but n_fft={n_fft} needs {n_fft // 2 + 1}"
         )
-    if not _all_finite(S):
+    if not all_finite(S):
         raise ParameterError(f"{name} contains NaN or Inf values")
     return S
 

@@ -1,4 +1,8 @@
-"""Windows, mel filterbanks and DCT bases: built once per parameter set and cached read-only."""
+"""Windows, mel filterbanks and DCT bases: built once per parameter set and cached read-only.
+
+One file, as ``librosa.filters`` is: the bases share their caches and parameter checks, and a
+user looks for them together (the mel scale, the filterbank, its sparse form, the DCT).
+"""
 
 import functools
 import warnings
@@ -106,6 +110,19 @@ _SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
 _SLANEY_LOGSTEP = np.log(6.4) / 27.0
 
 
+def htk_hz_to_mel(frequencies):
+    """HTK's mel scale, ``2595 log10(1 + f / 700)``, in the arithmetic of ``frequencies`` (the one statement of it).
+
+    A float32 array stays float32 and a Python number gives a float64, as the seed's ``hz2mel``.
+    """
+    return 2595 * np.log10(1 + frequencies / 700.0)
+
+
+def htk_mel_to_hz(mels):
+    """Inverse of :func:`htk_hz_to_mel`: ``700 (10 ** (mel / 2595) - 1)``, in the arithmetic of ``mels``."""
+    return 700 * (10 ** (mels / 2595.0) - 1)
+
+
 def hz_to_mel(frequencies, *, htk=False):
     """Convert Hz to mels (Slaney's auditory-toolbox scale, or HTK's ``2595 log10(1 + f/700)``).
 
@@ -123,7 +140,7 @@ def hz_to_mel(frequencies, *, htk=False):
     """
     frequencies = np.asanyarray(frequencies, dtype=np.float64)
     if htk:
-        return 2595.0 * np.log10(1.0 + frequencies / 700.0)
+        return htk_hz_to_mel(frequencies)
     mels = frequencies / _SLANEY_F_SP
     above = np.maximum(frequencies, _SLANEY_MIN_LOG_HZ)
     log_part = _SLANEY_MIN_LOG_MEL + np.log(above / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
@@ -147,7 +164,7 @@ def mel_to_hz(mels, *, htk=False):
     """
     mels = np.asanyarray(mels, dtype=np.float64)
     if htk:
-        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+        return htk_mel_to_hz(mels)
     freqs = _SLANEY_F_SP * mels
     above = np.maximum(mels, _SLANEY_MIN_LOG_MEL)
     log_part = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (above - _SLANEY_MIN_LOG_MEL))
@@ -206,10 +223,9 @@ def _normalize_rows(weights, norm):
     return (weights / length).astype(weights.dtype)
 
 
-def check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style):
-    """Validate mel filterbank parameters; return ``(sr, n_fft, n_mels, fmin, fmax, norm)`` normalised."""
+def check_mel_args(sr, n_mels, fmin, fmax, norm, style):
+    """Validate mel filterbank parameters (``n_fft`` is the caller's); return ``(sr, n_mels, fmin, fmax, norm)``."""
     sr = positive_float(sr, "sr")
-    n_fft = positive_int(n_fft, "n_fft")
     n_mels = positive_int(n_mels, "n_mels")
     fmin = positive_float(fmin, "fmin", allow_zero=True)
     fmax = sr / 2 if fmax is None else positive_float(fmax, "fmax")
@@ -229,7 +245,7 @@ def check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style):
             raise ParameterError(f"norm={norm!r} must be 'slaney', None, a p >= 0 or +-inf")
     if style not in ("librosa", "torchaudio", "psf"):
         raise ParameterError(f"style={style!r} must be 'librosa', 'torchaudio' or 'psf'")
-    return sr, n_fft, n_mels, fmin, fmax, norm
+    return sr, n_mels, fmin, fmax, norm
 
 
 @functools.lru_cache(maxsize=64)
@@ -269,16 +285,11 @@ def cached_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, style, dtype):
     return weights, empty
 
 
-def warn_if_empty(weights, empty, n_mels, n_fft, sr, stacklevel=3):
-    """Warn as librosa does when some of the ``n_mels`` bands have no weight (``n_mels`` too large for ``n_fft``)."""
-    # Outside the cache, so every call warns, as librosa's does.
-    if empty:
-        warnings.warn(
-            f"Empty filters detected in mel frequency basis (n_mels={n_mels}, n_fft={n_fft}, sr={sr:g}). "
+def empty_bands_notice(n_mels, n_fft, sr):
+    """The warning text librosa gives for a filterbank with empty bands (``n_mels`` too large for ``n_fft``)."""
+    return (f"Empty filters detected in mel frequency basis (n_mels={n_mels}, n_fft={n_fft}, sr={sr:g}). "
             "Some channels will produce empty responses. Try increasing your sampling rate (and fmax) "
-            "or reducing n_mels.",
-            UserWarning, stacklevel=stacklevel,
-        )
+            "or reducing n_mels.")
 
 
 def mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney", dtype=np.float32,
@@ -329,9 +340,11 @@ def mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
     UserWarning
         When some bands are empty (``n_mels`` too large for the FFT resolution), as librosa does.
     """
-    sr, n_fft, n_mels, fmin, fmax, norm = check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
+    n_fft = positive_int(n_fft, "n_fft")
+    sr, n_mels, fmin, fmax, norm = check_mel_args(sr, n_mels, fmin, fmax, norm, style)
     weights, empty = cached_mel(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm, style, np.dtype(dtype))
-    warn_if_empty(weights, empty, n_mels, n_fft, sr)
+    if empty:  # outside the cache: every call warns, as librosa's does
+        warnings.warn(empty_bands_notice(n_mels, n_fft, sr), UserWarning, stacklevel=2)
     return weights
 
 
@@ -487,9 +500,11 @@ def sparse_mel(sr, n_fft, *, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="s
     -------
     SparseFilterbank
     """
-    sr, n_fft, n_mels, fmin, fmax, norm = check_mel_args(sr, n_fft, n_mels, fmin, fmax, norm, style)
+    n_fft = positive_int(n_fft, "n_fft")
+    sr, n_mels, fmin, fmax, norm = check_mel_args(sr, n_mels, fmin, fmax, norm, style)
     key = (sr, n_fft, n_mels, fmin, fmax, bool(htk), norm, style, np.dtype(dtype))
-    warn_if_empty(*cached_mel(*key), n_mels, n_fft, sr)
+    if cached_mel(*key)[1]:
+        warnings.warn(empty_bands_notice(n_mels, n_fft, sr), UserWarning, stacklevel=2)
     return cached_sparse_mel(*key)
 
 

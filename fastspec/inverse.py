@@ -5,7 +5,6 @@ in a numba kernel, from librosa's pseudo-inverse start, in fixed blocks of frame
 parallel. ``fastspec.phase`` re-exports these names for code written against it.
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -79,8 +78,7 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     M = _validate.magnitude(M, None, name="M")
     power = _validate.positive_float(power, "power")
     n_fft = _validate.positive_int(n_fft, "n_fft")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
-        raise ParameterError(f"n_iter={n_iter!r} must be a non-negative integer")
+    n_iter = _validate.count(n_iter, "n_iter")
     tol = _validate.positive_float(tol, "tol", allow_zero=True)
     real = _validate.work_dtype(M, dtype)
     n_mels, n_frames = M.shape[-2:]

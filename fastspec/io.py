@@ -20,6 +20,9 @@ frames-major (``fortran_order=True`` for a ``(n_bins, n_frames)`` array), which 
 layout fastspec computes, so a block is appended as it is and ``np.load`` returns the usual
 ``(..., n_bins, n_frames)`` array. Everything is written to a temporary name in the target
 folder and renamed when complete, so a reader never sees half a file.
+
+One file for both directions: the feature writers stream what :class:`AudioStream` reads, and
+the two share the atomic-write and error-reporting rules.
 """
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""Phase reconstruction: fast Griffin-Lim, PGHI, spectral convergence, and the seed upgrade.
+"""Phase reconstruction: fast Griffin-Lim, PGHI and spectral convergence.
 
 Fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013) runs one fused pass per iteration over
 blocks of frames: a numba kernel frames and windows the current estimate into an FFTW r2c
@@ -13,8 +13,9 @@ Phase Gradient Heuristic Integration (Průša, Balazs & Søndergaard 2017) estim
 derivatives from the log-magnitude (exact for a Gaussian window, approximate for others) and
 integrates them from the largest coefficients outwards in a magnitude-ordered numba kernel.
 
-Mel and MFCC inversion live in :mod:`fastspec.inverse` and ``fastspec invert`` in
-:mod:`fastspec.apps.invert`; their names are still importable from here.
+Mel and MFCC inversion live in :mod:`fastspec.inverse`, the seed upgrade (``pretty_to_audio``) in
+:mod:`fastspec.compat.upgrade` and ``fastspec invert`` in :mod:`fastspec.apps.invert`; their
+names are still importable from here.
 """
 
 import math
@@ -23,17 +24,19 @@ import warnings
 
 import numpy as np
 
-from . import _config, _engine, _validate, filters
+from . import _config, _engine, _validate
 from ._kernels import overlap_add, pipeline
 from ._kernels import phase as kernels
 from ._validate import ParameterError
-from .stft import Stft, get_stft
+from .stft import get_stft
 
-__all__ = ["griffin_lim", "pghi", "pretty_to_audio", "spectral_convergence"]
+__all__ = ["griffin_lim", "pghi", "spectral_convergence"]
 
 # Names that moved, still importable from here (loaded on first use: those modules import this one).
 _MOVED = {"mel_to_stft": "inverse", "mel_to_audio": "inverse", "mfcc_to_mel": "inverse", "mfcc_to_audio": "inverse",
-          "invert_file": "apps.invert", "FEATURE_KINDS": "apps.invert"}
+          "invert_file": "apps.invert", "FEATURE_KINDS": "apps.invert", "pretty_to_audio": "compat.upgrade",
+          "pretty_spectral_convergence": "compat.upgrade", "seed_stft": "compat.upgrade",
+          "pretty_magnitude": "compat.upgrade"}
 
 
 def __getattr__(name):
@@ -216,8 +219,7 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
     """
     n_fft = _n_fft_for(S, n_fft)
     S = _validate.magnitude(S, n_fft)
-    if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
-        raise ParameterError(f"n_iter={n_iter!r} must be a non-negative integer")
+    n_iter = _validate.count(n_iter, "n_iter")
     n_iter = int(n_iter)
     try:
         momentum = float(momentum)
@@ -424,10 +426,10 @@ def spectral_convergence(S, y, *, n_fft=None, hop_length=None, win_length=None, 
     S = _validate.magnitude(S, n_fft)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                   center=center, pad_mode=pad_mode)
-    return _spectral_convergence(tf, S, y)
+    return stft_spectral_convergence(tf, S, y)
 
 
-def _spectral_convergence(tf, S, y, drop_nyquist=False):
+def stft_spectral_convergence(tf, S, y, drop_nyquist=False):
     """``20 log10 ||S - |STFT(y)||| / ||S||`` over the last two axes (the one statement of the formula).
 
     ``|STFT(y)|`` is cut or zero-padded to ``S``'s frames; ``drop_nyquist`` leaves its last bin out
@@ -449,71 +451,3 @@ def _spectral_convergence(tf, S, y, drop_nyquist=False):
     with np.errstate(divide="ignore", invalid="ignore"):
         sc = 20 * np.log10(num / den)
     return float(sc) if sc.ndim == 0 else sc
-
-
-# ----- the seed's "pretty" spectrogram --------------------------------------------------------
-
-def seed_stft(fft_size, step_size):
-    """The seed's transform: symmetric Hamming of ``fft_size``, frames from sample 0, no centring."""
-    fft_size = _validate.positive_int(fft_size, "fft_size")
-    step_size = _validate.positive_int(step_size, "step_size")
-    return Stft(n_fft=fft_size, hop_length=step_size, window=filters.seed_hamming(fft_size), center=False)
-
-
-def pretty_magnitude(X_s, fft_size, log):
-    """The seed's (frames, fft_size // 2) log10 spectrogram -> (fft_size // 2 + 1, frames) magnitudes."""
-    X_s = np.asarray(X_s)
-    if X_s.dtype.kind not in "fiu" or X_s.ndim < 2:
-        raise ParameterError(f"X_s must be a real (..., n_frames, fft_size // 2) array, got {X_s.dtype} {X_s.shape}")
-    if X_s.shape[-1] != fft_size // 2:
-        raise ParameterError(f"X_s has {X_s.shape[-1]} bins per frame but fft_size={fft_size} gives {fft_size // 2}")
-    if not np.all(np.isfinite(X_s)):
-        raise ParameterError("X_s contains NaN or Inf values")
-    work = _validate.work_dtype(X_s)
-    mag = np.power(10, X_s.astype(work)) if log else X_s.astype(work)
-    if mag.min() < 0:
-        raise ParameterError("X_s has negative magnitudes; pass log=True for a log10 spectrogram")
-    # The seed drops the Nyquist bin; it carries no weight in its band-passed spectrograms.
-    mag = np.concatenate([mag, np.zeros(mag.shape[:-1] + (1,), dtype=work)], axis=-1)
-    return np.swapaxes(mag, -1, -2)
-
-
-def pretty_to_audio(X_s, *, fft_size=512, step_size=64, log=True, n_iter=32, momentum=0.99,
-                    init="pghi", rng=None, return_history=False):
-    """Audio from the seed notebook's "pretty" spectrogram, by PGHI + fast Griffin-Lim.
-
-    The upgrade for ``invert_pretty_spectrogram(X_s, fft_size=..., step_size=..., n_iter=10)``:
-    takes the seed's array as it is (frames x ``fft_size // 2`` bins, log10 of the magnitude
-    normalised to max 1 and floored at ``-thresh``, symmetric Hamming window, frames starting
-    at sample 0 every ``step_size``) and returns a signal whose spectrogram matches it far
-    better (measured on the benchmark signals: see the README) in a fraction of the time.
-
-    Parameters
-    ----------
-    X_s : numpy.ndarray, shape (..., n_frames, fft_size // 2)
-        The seed's ``pretty_spectrogram`` output (``log=True``), or linear magnitudes.
-    fft_size, step_size : int
-        The seed's parameters used to make ``X_s``.
-    log : bool
-        Whether ``X_s`` is log10 magnitude (the seed's default).
-    n_iter, momentum, init, rng, return_history
-        As for :func:`griffin_lim`.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., fft_size + step_size * (n_frames - 1))
-        float64 for float64 input, else float32; the scale of ``10**X_s``.
-    """
-    tf = seed_stft(fft_size, step_size)
-    S = pretty_magnitude(X_s, tf.n_fft, log)
-    return griffin_lim(S, n_iter=n_iter, n_fft=tf.n_fft, hop_length=tf.hop_length, window=tf.window(),
-                       center=False, momentum=momentum, init=init, rng=rng, return_history=return_history)
-
-
-def pretty_spectral_convergence(X_s, y, *, fft_size=512, step_size=64, log=True):
-    """:func:`spectral_convergence` of ``y`` against the seed's pretty spectrogram ``X_s``.
-
-    In the seed's transform, on linear magnitudes ``10**X_s``, Nyquist bin excluded.
-    """
-    tf = seed_stft(fft_size, step_size)
-    return _spectral_convergence(tf, pretty_magnitude(X_s, tf.n_fft, log)[..., :-1, :], y, drop_nyquist=True)

@@ -77,15 +77,11 @@ def save_spectrogram(S_db, path, *, sr, hop_length, y_axis="hz", fmin=0.0, fmax=
 
 
 def _label_mel_axis(ax, n_mels, fmin, fmax):
-    # Ticks at band indices, labelled with the band's centre frequency on the Slaney/HTK-agnostic
-    # 2595*log10(1 + f/700) scale (labels are a guide; the bands themselves are exact).
-    def hz_to_mel(f):
-        return 2595 * np.log10(1 + f / 700)
+    # Ticks at band indices, labelled with the centre frequencies of librosa's default (Slaney)
+    # bands; the labels are a guide, the bands themselves are whatever the feature used.
+    from .filters import mel_frequencies
 
-    def mel_to_hz(m):
-        return 700 * (10 ** (m / 2595) - 1)
-
-    centres = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)[1:-1])
+    centres = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
     ticks = np.linspace(0, n_mels - 1, min(6, n_mels)).round().astype(int)
     ax.set_yticks(ticks + 0.5)
     ax.set_yticklabels([f"{centres[t]:.0f}" for t in ticks])

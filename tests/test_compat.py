@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastspec import ParameterError, compat, data
+from fastspec.compat import inversion as compat_inversion
 from fastspec.reference import seed as ref
 from fastspec.reference import tolerance
 
@@ -266,7 +267,7 @@ def test_invert_pretty_spectrogram_matches_reference(name, n_iter):
     y = SIGNALS[name][:4000]
     spec = ref.pretty_spectrogram(y, fft_size=256, step_size=32, thresh=4)
     ours_trace, theirs_trace = [], []
-    ours = compat._invert_pretty(spec, fft_size=256, step_size=32, n_iter=n_iter, trace=ours_trace)
+    ours = compat_inversion._invert_pretty(spec, fft_size=256, step_size=32, n_iter=n_iter, trace=ours_trace)
     powered = np.power(10, spec)
     theirs = ref.iterate_with_trace(np.concatenate([powered, powered[:, ::-1]], axis=1), 256, 32, n_iter,
                                     trace=theirs_trace)
@@ -282,7 +283,7 @@ def test_invert_pretty_spectrogram_matches_reference(name, n_iter):
 def test_invert_spectrogram_matches_reference(set_zero_phase, calculate_offset):
     X = ref.stft(SIGNALS["speech"][:6000], 256, 32, compute_onesided=False)
     ours_trace, theirs_trace = [], []
-    ours = compat._invert(X, 32, calculate_offset, set_zero_phase, trace=ours_trace)
+    ours = compat_inversion._invert(X, 32, calculate_offset, set_zero_phase, trace=ours_trace)
     theirs = ref.invert_with_trace(X, 32, calculate_offset, set_zero_phase, trace=theirs_trace)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.float64
     assert offsets_agreement(ours_trace, theirs_trace) >= 0.99
@@ -312,9 +313,9 @@ def test_zero_phase_on_first_iteration_only():
     powered = np.power(10, spec)
     two_sided = np.concatenate([powered, powered[:, ::-1]], axis=1)
     trace = []
-    compat._invert_pretty(spec, fft_size=256, step_size=32, n_iter=2, trace=trace)
+    compat_inversion._invert_pretty(spec, fft_size=256, step_size=32, n_iter=2, trace=trace)
     first = []
-    compat._invert(two_sided, 32, True, True, trace=first)
+    compat_inversion._invert(two_sided, 32, True, True, trace=first)
     assert np.array_equal(trace[0], first[0])
     # n_iter=0: one inversion of X_s as given (not forced to zero phase; X_s is real anyway).
     assert np.array_equal(compat.iterate_invert_spectrogram(two_sided, 256, 32, n_iter=0),
@@ -405,7 +406,7 @@ def test_mel_round_trip_matches_reference():
     mel = ref.make_mel(spec, mel_filter, 10)
     back = np.transpose(ref.mel_to_spectrogram(mel, inversion, 4, 10))
     ours_trace, theirs_trace = [], []
-    ours = compat._invert_pretty(back, fft_size=2048, step_size=128, n_iter=3, trace=ours_trace)
+    ours = compat_inversion._invert_pretty(back, fft_size=2048, step_size=128, n_iter=3, trace=ours_trace)
     powered = np.power(10, back)
     with np.errstate(over="ignore"):
         theirs = ref.iterate_with_trace(np.concatenate([powered, powered[:, ::-1]], axis=1), 2048, 128, 3,

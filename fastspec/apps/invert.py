@@ -4,8 +4,9 @@ import numpy as np
 
 from .. import _validate
 from .._validate import ParameterError
+from ..compat.upgrade import pretty_to_audio
 from ..inverse import mel_to_audio, mfcc_to_mel
-from ..phase import griffin_lim, pretty_to_audio
+from ..phase import griffin_lim
 
 __all__ = ["FEATURE_KINDS", "invert_file"]
 

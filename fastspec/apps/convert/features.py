@@ -44,32 +44,25 @@ class Feature:
                 self.frames = lambda seg: power_to_db(tf_frames.spectrogram(seg, power=2.0, dtype=self.dtype),
                                                       amin=amin, top_db=None)
             self.stft = tf
+        elif name == "mfcc":
+            transform = feature.MFCC(sr=sr, **p)
+            self.whole = lambda y: transform(y, dtype=self.dtype)
+            self.blockable, self.top_db = transform.frame_local, transform.top_db
+            # The blocks: log-mel rows unclipped, the whole file's clip, then the DCT.
+            mel_kw = {k: v for k, v in p.items() if k in MEL_PARAMS + ("amin",)}
+            if "mel_norm" in p:
+                mel_kw["norm"] = p["mel_norm"]
+            mel_frames = feature.MelSpectrogram(sr=sr, log="db", top_db=None, **dict(mel_kw, center=False))
+            self.post = transform.from_log_mel
+            self.stft = transform.mel.stft
+            self.frames = lambda seg: mel_frames(seg, dtype=self.dtype)
         else:
-            preset = p.get("preset", "librosa")
-            defaults = feature.PRESETS.get(preset)
-            if defaults is None:
-                raise ParameterError(f"preset={preset!r} must be one of {', '.join(map(repr, feature.PRESETS))}")
-            self.blockable = (defaults["framing"] == "stft"
-                              and float(p.get("preemphasis", defaults["preemphasis"])) == 0.0)
-            if name == "mfcc":
-                transform = feature.MFCC(sr=sr, **p)
-                self.whole = lambda y: transform(y, dtype=self.dtype)
-                self.blockable = self.blockable and not p.get("append_energy", defaults["append_energy"])
-                self.top_db = p.pop("top_db", defaults["mfcc_top_db"])
-                mel_kw = {k: v for k, v in p.items() if k in MEL_PARAMS + ("amin",)}
-                if "mel_norm" in p:
-                    mel_kw["norm"] = p["mel_norm"]
-                mel_frames = feature.MelSpectrogram(sr=sr, log="db", top_db=None, **dict(mel_kw, center=False))
-                self.post = transform.from_log_mel
-                self.stft = transform.mel.stft
-            else:
-                log = "db" if name == "logmel" else None
-                mel = feature.MelSpectrogram(sr=sr, log=log, **p)
-                self.whole = lambda y: mel(y, dtype=self.dtype)
-                if log:
-                    self.top_db = p.pop("top_db", defaults["top_db"])
-                mel_frames = feature.MelSpectrogram(sr=sr, log=log, **dict(p, center=False, top_db=None))
-                self.stft = mel.stft
+            log = "db" if name == "logmel" else None
+            mel = feature.MelSpectrogram(sr=sr, log=log, **p)
+            self.whole = lambda y: mel(y, dtype=self.dtype)
+            self.blockable, self.top_db = mel.frame_local, mel.top_db if log else None
+            mel_frames = feature.MelSpectrogram(sr=sr, log=log, **dict(p, center=False, top_db=None))
+            self.stft = mel.stft
             self.frames = lambda seg: mel_frames(seg, dtype=self.dtype)
         if not name.startswith("seed-"):
             self.n_fft, self.hop_length = self.stft.n_fft, self.stft.hop_length

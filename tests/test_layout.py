@@ -1,0 +1,66 @@
+"""The layout's rules: one table of feature parameters, and files short enough to read."""
+
+import inspect
+import pathlib
+
+import pytest
+
+import fastspec
+from fastspec import compat
+from fastspec.parameters import FEATURES, MEL_PARAMS, PARAMETERS, STFT_PARAMS
+
+PACKAGE = pathlib.Path(fastspec.__file__).parent
+
+
+def _keywords(fn):
+    return {name for name, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY
+            or (p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)}
+
+
+def test_stft_takes_the_tables_stft_parameters():
+    assert set(STFT_PARAMS) == _keywords(fastspec.Stft) - {"dtype"}
+
+
+@pytest.mark.parametrize("name", ["mel", "logmel"])
+def test_mel_spectrogram_takes_the_tables_parameters(name):
+    # The table lists what the converter passes on; log, ref and sr are the converter's own.
+    assert set(FEATURES[name]) <= _keywords(fastspec.MelSpectrogram)
+    assert _keywords(fastspec.MelSpectrogram) - set(FEATURES["logmel"]) == {"sr", "log", "ref"}
+
+
+def test_mfcc_takes_the_tables_parameters():
+    assert set(FEATURES["mfcc"]) - {"amin"} <= _keywords(fastspec.MFCC) | {"amin"}
+    assert _keywords(fastspec.MFCC) - set(FEATURES["mfcc"]) == {"sr"}
+    assert set(MEL_PARAMS) <= _keywords(fastspec.MFCC)
+
+
+def test_seed_features_take_the_notebooks_parameters():
+    assert set(FEATURES["seed-pretty"]) == _keywords(compat.pretty_spectrogram)
+    mel = set(FEATURES["seed-mel"]) - set(FEATURES["seed-pretty"])
+    assert mel - {"shorten_factor"} <= _keywords(compat.create_mel_filter)
+    assert "shorten_factor" in _keywords(compat.make_mel)
+
+
+def test_every_parameter_has_a_known_kind_and_feature():
+    assert len({p.name for p in PARAMETERS}) == len(PARAMETERS)
+    for p in PARAMETERS:
+        assert p.kind in {"int", "float", "float?", "str", "bool", "norm"}, p
+        assert p.features and set(p.features) <= set(FEATURES), p
+
+
+def test_cli_convert_has_a_flag_for_every_parameter():
+    from fastspec.cli import build_parser
+
+    parser = build_parser()
+    convert = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("convert"))
+    flags = {opt for action in convert._actions for opt in action.option_strings}
+    assert {"--" + p.name.replace("_", "-") for p in PARAMETERS} <= flags
+
+
+def test_long_files_say_why_at_the_top():
+    # A module over ~500 lines must say at its top why it is one file.
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        if len(lines) > 520:
+            head = "\n".join(lines[:40]).lower()
+            assert "one file" in head, f"{path.relative_to(PACKAGE)} has {len(lines)} lines and no reason at its top"
