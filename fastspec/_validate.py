@@ -12,8 +12,12 @@ class ParameterError(ValueError):
     """A parameter or input array that fastspec cannot work with; the message names it."""
 
 
+MAX_SIZE = 2**40
+"""Bound on sizes, hops and counts: past it array sizes and sample offsets overflow 64-bit arithmetic."""
+
+
 def positive_int(value, name):
-    """Return ``value`` as an int, raising unless it is an integer >= 1 (``True`` is not a number here)."""
+    """Return ``value`` as an int, raising unless it is an integer in ``[1, MAX_SIZE]`` (``True`` is not one)."""
     if isinstance(value, (bool, np.bool_)):
         raise ParameterError(f"{name}={value!r} must be a positive integer")
     if not isinstance(value, numbers.Integral):
@@ -23,6 +27,8 @@ def positive_int(value, name):
             raise ParameterError(f"{name}={value!r} must be a positive integer")
     if value < 1:
         raise ParameterError(f"{name}={value!r} must be a positive integer")
+    if value > MAX_SIZE:
+        raise ParameterError(f"{name}={value!r} is too large (at most 2**40)")
     return int(value)
 
 
@@ -34,7 +40,9 @@ def count(value, name):
 
 
 def positive_float(value, name, allow_zero=False):
-    """Return ``value`` as a float, raising unless it is finite and > 0 (>= 0 if allowed)."""
+    """Return ``value`` as a float, raising unless it is a finite number > 0 (>= 0 if allowed); text is not one."""
+    if isinstance(value, (str, bytes)):
+        raise ParameterError(f"{name}={value!r} must be a number, not text")
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -1,5 +1,7 @@
 """Decibel conversions with librosa's semantics (``ref``, ``amin``, ``top_db``)."""
 
+import numbers
+
 import numpy as np
 
 from . import _validate
@@ -8,6 +10,8 @@ from ._validate import ParameterError
 
 def _float_array(S, name):
     S = np.asarray(S)
+    if S.dtype.kind not in "biufc":
+        raise ParameterError(f"{name} must be a numeric array, got dtype {S.dtype}")
     if S.dtype.kind == "c":
         S = np.abs(S)
     elif S.dtype.kind != "f":
@@ -16,8 +20,21 @@ def _float_array(S, name):
 
 
 def _reference_value(ref, magnitude):
-    value = ref(magnitude) if callable(ref) else np.abs(ref)
+    if callable(ref):
+        if magnitude.size == 0:
+            raise ParameterError("ref is a function of S, but S is empty")
+        value = ref(magnitude)
+    elif isinstance(ref, (numbers.Number, np.number)) and not isinstance(ref, (bool, np.bool_)):
+        value = np.abs(ref)
+    else:
+        raise ParameterError(f"ref={ref!r} must be a number or a function of S (such as numpy.max)")
+    if not np.all(np.isfinite(value)):
+        raise ParameterError(f"ref gives {value!r}; the reference must be finite")
     return value
+
+
+def _top_db(top_db):
+    return None if top_db is None else _validate.positive_float(top_db, "top_db", allow_zero=True)
 
 
 def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
@@ -44,9 +61,8 @@ def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     ref_value = _reference_value(ref, S)
     log_spec = 10.0 * np.log10(np.maximum(amin, S))
     log_spec -= (10.0 * np.log10(np.maximum(amin, ref_value))).astype(log_spec.dtype)
-    if top_db is not None:
-        if top_db < 0:
-            raise ParameterError(f"top_db={top_db!r} must be non-negative")
+    top_db = _top_db(top_db)
+    if top_db is not None and log_spec.size:
         np.maximum(log_spec, log_spec.max() - top_db, out=log_spec)
     return log_spec
 
@@ -92,6 +108,8 @@ def db_to_power(S_db, *, ref=1.0):
     numpy.ndarray
     """
     S_db = _float_array(S_db, "S_db")
+    if isinstance(ref, (bool, np.bool_)) or not isinstance(ref, (numbers.Number, np.number)) or not np.isfinite(ref):
+        raise ParameterError(f"ref={ref!r} must be a finite number")
     return ref * np.power(S_db.dtype.type(10.0), S_db * S_db.dtype.type(0.1))
 
 

@@ -391,6 +391,11 @@ def pghi(S, *, hop_length=None, n_fft=None, win_length=None, window="hann", cent
     S = _validate.magnitude(S, n_fft)
     if gamma is not None:
         gamma = _validate.positive_float(gamma, "gamma")
+        # dphi/dw = -gamma ds/dt: a gamma past ~1e6 n_fft**2 (a Gaussian far wider than the frame)
+        # overflows the integrated phase to inf and NaN.
+        limit = 1e6 * float(n_fft) ** 2
+        if gamma > limit:
+            raise ParameterError(f"gamma={gamma:g} must be <= 1e6 * n_fft**2 = {limit:g} (samples**2)")
     tol = _pghi_tolerances(tol)
     real = _validate.work_dtype(S, dtype)
     cplx = np.result_type(real, np.complex64)

@@ -288,7 +288,11 @@ class Stft:
         -------
         numpy.ndarray, shape (..., n_samples)
         """
-        S = _validate.spectrum(S, n_fft=self._n_fft)
+        return self._istft(S, length, dtype, "S")
+
+    def _istft(self, S, length, dtype, name):
+        # ``name``: the caller's name for the spectrogram, in error messages.
+        S = _validate.spectrum(S, name, n_fft=self._n_fft)
         real = _validate.work_dtype(S, dtype)
         cplx = np.result_type(real, np.complex64)
         if length is not None:
@@ -423,7 +427,7 @@ def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="
                 f"stft_matrix must have at least 2 dimensions (..., n_freq, n_frames), got shape {shape}")
         n_fft = 2 * (shape[-2] - 1)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
-    return tf.istft(stft_matrix, length=length, dtype=dtype)
+    return tf._istft(stft_matrix, length, dtype, "stft_matrix")
 
 
 def spectrogram(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,

@@ -33,8 +33,10 @@ def project(spec, mag, prev, coef, eps, out):
             ar = z.real - coef * p.real
             ai = z.imag - coef * p.imag
             p_row[k] = z
-            s = m_row[k] / (math.sqrt(ar * ar + ai * ai) + eps)
-            o_row[k] = complex(ar * s, ai * s)
+            # The unit phase first, as librosa: m / (|a| + eps) overflows to inf for a = 0 (0 * inf = NaN).
+            u = 1 / (math.sqrt(ar * ar + ai * ai) + eps)
+            m = m_row[k]
+            o_row[k] = complex(ar * u * m, ai * u * m)
 
 
 @serial
@@ -59,8 +61,8 @@ def project_tracked(spec, mag, prev, coef, eps, out, err):
             ai = z.imag - coef * p.imag
             p_row[k] = z
             m = m_row[k]
-            s = m / (math.sqrt(ar * ar + ai * ai) + eps)
-            o_row[k] = complex(ar * s, ai * s)
+            u = 1 / (math.sqrt(ar * ar + ai * ai) + eps)  # as in project
+            o_row[k] = complex(ar * u * m, ai * u * m)
             d = float(m) - math.sqrt(float(z.real) * z.real + float(z.imag) * z.imag)
             diff += d * d
             total += float(m) * m

@@ -30,6 +30,14 @@ def as_index(value):
     return operator.index(value)
 
 
+def positive_index(value, name):
+    """:func:`as_index` of a hop or iteration count that must be >= ``1``; the kernels index by it."""
+    value = as_index(value)
+    if value < 1:
+        raise ParameterError(f"{name}={value} must be a positive integer")
+    return value
+
+
 def finite(a, name):
     """``a`` as an array; NaN or Inf raise ParameterError (the seed would return NaN garbage)."""
     a = np.asarray(a)

@@ -10,7 +10,7 @@ from .._kernels import seed as kernels
 from .._kernels import xcorr
 from .._validate import ParameterError, all_finite
 from ..filters import seed_hamming
-from ._checks import LARGE_STEP_WARNING, as_index, blocks, count_windows, finite, kernel_dtype
+from ._checks import LARGE_STEP_WARNING, as_index, blocks, count_windows, finite, kernel_dtype, positive_index
 
 
 def _spectrogram_2d(X_s, name):
@@ -130,7 +130,7 @@ def invert_spectrogram(X_s, step, calculate_offset=True, set_zero_phase=True):
 
 
 def _invert(X_s, step, calculate_offset=True, set_zero_phase=True, trace=None):
-    step = as_index(step)
+    step = positive_index(step, "step")
     X = _spectrogram_2d(X_s, "X_s")
     n_frames, n_fft = X.shape
     if _single_precision(X.dtype):
@@ -165,8 +165,10 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
     precision, as the seed's does).
     """
     fftsize = as_index(fftsize)
-    step = as_index(step)
-    n_iter = int(n_iter)
+    step = positive_index(step, "step")
+    n_iter = as_index(n_iter)
+    if n_iter < 0:
+        raise ParameterError(f"n_iter={n_iter} must be a non-negative integer")
     size = n_fft // 2
     n_half = n_fft // 2 + 1
     length = n_frames * step + size
