@@ -85,6 +85,8 @@ def _add_convert(sub):
                    help="manifest.jsonl always; csv adds manifest.csv (default: %(default)s)")
     p.add_argument("--glob", help="file-name pattern inside folders (default: every audio extension)")
     p.add_argument("--overwrite", action="store_true", help="redo finished outputs")
+    p.add_argument("--verify", action="store_true",
+                   help="on resume, also hash finished outputs against the manifest (default: sizes and headers)")
     p.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this dask.distributed scheduler")
     p.add_argument("--dask-local", action="store_true", help="start a local dask.distributed cluster of --workers")
@@ -106,7 +108,8 @@ def cmd_convert(args):
                                 scheduler=args.scheduler, dask_local=args.dask_local, glob=args.glob,
                                 format=args.format, manifest=args.manifest, overwrite=args.overwrite, sr=args.sr,
                                 channels=args.channels, dtype=args.dtype, block_frames=args.block_frames,
-                                start_method=args.start_method, progress=not args.quiet, **params)
+                                start_method=args.start_method, progress=not args.quiet, verify=args.verify,
+                                **params)
     except KeyboardInterrupt as stop:
         print(f"fastspec convert: stopped; {stop}", file=sys.stderr)
         return 130

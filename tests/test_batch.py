@@ -395,3 +395,53 @@ def test_worker_crash_fails_that_file_only(tree, tmp_path, monkeypatch):
     assert summary.failed == [(str(tree / "a" / "one.wav"), batch.CRASHED)]
     assert sorted(summary.converted) == [str(tree / "a" / "b" / "three.wav"), str(tree / "a" / "two.flac")]
     assert sorted(_outputs(tmp_path)) == ["b/three.npy", "two.npy"]
+
+
+# ----- resume checks what it keeps -----------------------------------------------------------------
+def _small_corpus(root):
+    root.mkdir()
+    for i in range(3):
+        sf.write(root / f"s{i}.wav", _tone_noise(16000, 1.0, seed=10 + i), 16000, subtype="PCM_16")
+    return root
+
+
+def test_resume_redoes_a_changed_input(tmp_path):
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    first = batch.convert(src, out, feature="logmel", workers=1, progress=False, **PARAMS)
+    assert len(first.converted) == 3
+    # New audio under the old name (a different length, so a stale feature would show).
+    sf.write(src / "s1.wav", _tone_noise(16000, 2.0, seed=99), 16000, subtype="PCM_16")
+    again = batch.convert(src, out, feature="logmel", workers=1, progress=False, **PARAMS)
+    assert again.converted == [str(src / "s1.wav")]
+    assert sorted(again.skipped) == [str(src / "s0.wav"), str(src / "s2.wav")]
+    y, _ = sf.read(src / "s1.wav", dtype="float32")
+    with batch.deterministic_fft():
+        expected = feature.melspectrogram(y, sr=16000, log="db", **PARAMS)
+    np.testing.assert_array_equal(np.load(out / "s1.npy"), expected)
+    assert batch.read_manifest(out)["s1.npy"]["shape"] == list(expected.shape)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "same_size"])
+def test_resume_redoes_a_damaged_output(tmp_path, damage):
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    batch.convert(src, out, feature="logmel", workers=1, progress=False, **PARAMS)
+    good = (out / "s2.npy").read_bytes()
+    if damage == "garbage":
+        (out / "s2.npy").write_bytes(b"not an npy file")
+    elif damage == "truncate":
+        (out / "s2.npy").write_bytes(good[:-100])
+    else:  # same size and header, data flipped: only --verify's hash can tell
+        (out / "s2.npy").write_bytes(good[:-8] + bytes(8))
+    again = batch.convert(src, out, feature="logmel", workers=1, progress=False, verify=damage == "same_size",
+                          **PARAMS)
+    assert again.converted == [str(src / "s2.npy".replace(".npy", ".wav"))]
+    assert (out / "s2.npy").read_bytes() == good
+
+
+def test_list_file_keeps_a_hash_inside_a_path(tmp_path):
+    folder = tmp_path / "take #2"
+    folder.mkdir()
+    sf.write(folder / "a#b.wav", _tone_noise(16000, 0.5, seed=5), 16000)
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("# a comment line\ntake #2/a#b.wav\n   # indented comment\n")
+    assert batch.find_inputs(listing) == [(str(folder / "a#b.wav"), str(folder))]

@@ -13,8 +13,9 @@ sizes (1.67 against 1.74 ms per 10 s log-mel) and cost no planning.
 
 Every output is written to a temporary name and renamed when complete; ``manifest.jsonl`` in
 the output folder gets one JSON line per finished file (input, output, sample rate, hop
-length, duration, shape, dtype, feature parameters, SHA-256). A re-run skips files whose
-output and manifest line both exist.
+length, duration, shape, dtype, feature parameters, SHA-256, the input's size and modification
+time, the output's size). A re-run skips a file only while its manifest line, its input and its
+output all still agree (:func:`.manifest.still_valid`); ``verify=True`` also re-hashes outputs.
 """
 
 import dataclasses
@@ -34,7 +35,7 @@ from .engines import CRASHED, cpu_count, dask_client, local_cluster, run_dask, r
 from .features import check_params
 from .inputs import find_inputs, output_paths
 from .job import Job, convert_file, deterministic_fft, feature_for
-from .manifest import MANIFEST, read_manifest, sweep_temp, write_manifest
+from .manifest import MANIFEST, read_manifest, still_valid, sweep_temp, write_manifest
 from .progress import Progress
 
 __all__ = ["CRASHED", "FEATURES", "FORMATS", "MANIFEST", "Job", "Summary", "convert", "convert_file",
@@ -99,7 +100,8 @@ def _sigterm(signum, frame):
 
 def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, scheduler=None, dask_local=False,
             glob=None, format="npy", manifest="jsonl", overwrite=False, sr=None, channels="mix",
-            dtype="float32", block_frames=16384, start_method="auto", progress=True, log=None, **params):
+            dtype="float32", block_frames=16384, start_method="auto", progress=True, log=None, verify=False,
+            **params):
     """Convert audio files to feature files, in parallel, resumable.
 
     Parameters
@@ -129,6 +131,10 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         ``manifest.csv``.
     overwrite : bool
         Convert every input again, even when its output is complete.
+    verify : bool
+        On resume, also hash each finished output against the manifest's SHA-256 (reads every
+        output). Without it, an output is kept when its input's size and modification time, its
+        own size and its ``.npy`` header are as recorded; otherwise it is redone.
     sr : int, optional
         Resample every file to this rate (soxr); default: each file's own rate.
     channels : {"mix", "first", "all"}
@@ -180,7 +186,7 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     sweep_temp(outdir)  # left by a run that was killed outright
     summary = Summary([], [], [], 0.0, 0.0, os.path.join(outdir, MANIFEST))
     done = _finished(outdir, job, overwrite)
-    tasks = _pending(mapping, outdir, done, summary)
+    tasks = _pending(mapping, outdir, done, summary, verify)
 
     report = Progress(len(tasks), sum(t[2] for t in tasks), progress, log)
     for src, reason in summary.failed:
@@ -242,12 +248,12 @@ def _finished(outdir, job, overwrite):
     return {} if overwrite else done
 
 
-def _pending(mapping, outdir, done, summary):
+def _pending(mapping, outdir, done, summary, verify):
     """The ``(src, dst, duration)`` tasks still to do, longest first; skips and unreadable inputs go to ``summary``."""
     tasks = []
     for src, dst in mapping:
         rel = os.path.relpath(dst, outdir)
-        if rel in done and os.path.exists(dst):
+        if rel in done and still_valid(done[rel], src, dst, verify):
             summary.skipped.append(src)
             continue
         done.pop(rel, None)  # redone: its old entry goes
@@ -283,7 +289,8 @@ class _Journal:
         rel = os.path.relpath(dst, self._outdir)
         entry = {"input": src, "output": rel, "sr": fields["sr"], "hop_length": fields["hop_length"],
                  "duration": fields["duration"], "shape": fields["shape"], "dtype": fields["dtype"],
-                 "params": self._described, "sha256": fields["sha256"], "job": self._job.signature}
+                 "params": self._described, "sha256": fields["sha256"], "job": self._job.signature,
+                 "input_file": fields["input"], "output_bytes": fields["output_bytes"]}
         self._entries[rel] = entry
         self._file.write(json.dumps(entry) + "\n")
         self._file.flush()

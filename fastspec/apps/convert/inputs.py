@@ -23,7 +23,7 @@ def find_inputs(inputs, *, glob=None):
     inputs : str, os.PathLike or sequence of them
         Audio files; folders, searched recursively for ``glob`` (default: every extension
         libsndfile reads); list files (``.txt``, ``.lst``, ``.list``) with one path a line,
-        relative to the list's folder, ``#`` starting a comment.
+        relative to the list's folder; lines starting with ``#`` are comments.
     glob : str, optional
         Pattern matched against file names inside folders, e.g. ``"*.flac"``.
 
@@ -56,8 +56,8 @@ def find_inputs(inputs, *, glob=None):
             base = os.path.dirname(path)
             with open(path, encoding="utf-8") as f:
                 for line in f:
-                    line = line.split("#", 1)[0].strip()
-                    if line:
+                    line = line.strip()
+                    if line and not line.startswith("#"):  # a comment line; '#' inside a path is kept
                         entry = os.path.normpath(os.path.join(base, line))
                         found.append((entry, os.path.dirname(entry)))
         elif os.path.exists(path):

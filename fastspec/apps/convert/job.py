@@ -13,6 +13,7 @@ bit for bit.
 import dataclasses
 import hashlib
 import json
+import os
 import signal
 import time
 
@@ -126,7 +127,8 @@ def convert_file(job, src, dst):
     Returns
     -------
     dict
-        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``.
+        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``,
+        ``input`` (:func:`input_fingerprint`) and ``output_bytes``.
 
     Raises
     ------
@@ -135,6 +137,8 @@ def convert_file(job, src, dst):
     ParameterError
         Parameters that do not fit this file (e.g. ``fmax`` above its Nyquist frequency).
     """
+    # The input as it was when read: a re-run redoes the file if it has changed since.
+    fingerprint = input_fingerprint(src)
     # A short file is read in one go, a long one in chunks well below a block of frames.
     with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=job.dtype,
                               block_size=max(1 << 16, job.block_frames * 16)) as stream:
@@ -156,7 +160,14 @@ def convert_file(job, src, dst):
             digest = audio_io.save_feature(dst, result, **extra) if job.format == "npz" else \
                 audio_io.save_feature(dst, result)
         return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
-                "shape": list(shape), "dtype": job.dtype, "sha256": digest}
+                "shape": list(shape), "dtype": job.dtype, "sha256": digest, "input": fingerprint,
+                "output_bytes": os.path.getsize(dst)}
+
+
+def input_fingerprint(path):
+    """``{"size", "mtime_ns"}`` of a file: what a re-run compares to tell a changed input."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 _NP_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}

@@ -4,6 +4,8 @@ import csv
 import json
 import os
 
+import numpy as np
+
 from ... import io as audio_io
 
 MANIFEST = "manifest.jsonl"
@@ -56,3 +58,31 @@ def sweep_temp(outdir):
                 audio_io.remove_if_exists(os.path.join(folder, name))
 
 
+def still_valid(entry, src, dst, verify=False):
+    """Whether the output ``dst`` recorded in ``entry`` is complete and made from ``src`` as it is now.
+
+    Checks, without reading the data: the input's size and modification time against the
+    fingerprint taken when it was converted, the output's size, and (``.npy``) its header's shape
+    and dtype. ``verify`` also hashes the output against the recorded SHA-256.
+    """
+    try:
+        st = os.stat(src)
+        out_size = os.path.getsize(dst)
+    except OSError:
+        return False
+    fingerprint = entry.get("input_file") or {}
+    if (fingerprint.get("size"), fingerprint.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
+        return False
+    if entry.get("output_bytes") != out_size:
+        return False
+    if dst.endswith(".npy"):
+        try:
+            with open(dst, "rb") as f:
+                major, _ = np.lib.format.read_magic(f)
+                header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(f)
+        except (OSError, ValueError):
+            return False
+        if list(shape) != list(entry.get("shape", ())) or dtype.name != entry.get("dtype"):
+            return False
+    return not verify or audio_io.sha256_file(dst) == entry.get("sha256")
