@@ -16,6 +16,15 @@ least recently used released first. Making and destroying plans, and touching FF
 serialised by one lock (FFTW's planner is not thread-safe); each new plan measures for at most
 ``PLANNING_TIME_LIMIT`` seconds; a fork waits for a planning in progress, so a child inherits a
 consistent planner.
+
+Where FFTW's library for a precision cannot be found or loaded, that precision's plans come from
+fastspec's own FFT (:mod:`fastspec._kernels.fallback_fft`), which has the same execute signature,
+the same conventions and results to a few ulps, is several times slower, and is announced by one
+``UserWarning`` per process. The environment variable ``FASTSPEC_FFT`` (read at import into
+:data:`FFT_BACKEND`) chooses: ``auto`` (default) FFTW, else the fallback with that warning;
+``fftw`` FFTW or an error; ``fallback`` fastspec's own FFT always, silently. The fallback has no
+planner: the effort setting changes nothing, :func:`export_wisdom` writes empty wisdom for it and
+:func:`import_wisdom` reports its wisdom as not accepted.
 """
 
 import collections
@@ -27,10 +36,14 @@ import itertools
 import os
 import sys
 import threading
+import warnings
 
 import numpy as np
 
 from ._config import current
+
+FFT_BACKEND = os.environ.get("FASTSPEC_FFT", "auto").strip().lower() or "auto"
+"""``"auto"``, ``"fftw"`` or ``"fallback"`` (see above), from ``FASTSPEC_FFT``; read at each precision's first plan."""
 
 PLANNING_TIME_LIMIT = 1.0
 """Seconds FFTW may spend measuring one new plan (``n_fft=2**22`` took 48 s unbounded)."""
@@ -69,24 +82,32 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, 
 
 
 # ----- the FFTW libraries ----------------------------------------------------------------------
-_libraries = {}
+_libraries = {}  # prefix -> the loaded library, or None for the fallback FFT
+_warned = []  # the precision whose fallback was announced, at most one a process
+_STEMS = {"fftw": "libfftw3", "fftwf": "libfftw3f"}
 
 
 def _candidates():
-    """Files that may be FFTW's libraries: pyFFTW's wheel folders, the environment's, then the system's."""
-    found = []
+    """Files that may be FFTW's libraries: pyFFTW's wheel folders, the environment's, then the system's.
+
+    A generator, so the system search (``find_library`` runs a compiler or ldconfig) happens only
+    if the folders fail.
+    """
     spec = importlib.util.find_spec("pyfftw")
     if spec is not None and spec.submodule_search_locations:
         here = os.path.abspath(list(spec.submodule_search_locations)[0])
         for folder in (here + ".libs", os.path.join(here, ".dylibs"), here, os.path.join(here, "..", "pyfftw.libs")):
-            found += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
+            yield from sorted(glob.glob(os.path.join(folder, "*fftw3*")))
     # A pyFFTW built against the environment's FFTW (conda): its lib folder.
     for folder in (os.path.join(sys.prefix, "lib"), os.path.join(sys.prefix, "Library", "bin")):
-        found += sorted(glob.glob(os.path.join(folder, "*fftw3*")))
+        yield from sorted(glob.glob(os.path.join(folder, "*fftw3*")))
     for name in ("fftw3", "fftw3f"):
-        system = ctypes.util.find_library(name)
-        found += [system] if system else []
-    return found
+        try:
+            system = ctypes.util.find_library(name)
+        except OSError:  # on Linux it links a temporary file: a container may have no writable folder
+            continue
+        if system:
+            yield system
 
 
 def _loaded_by_pyfftw():
@@ -104,11 +125,32 @@ def _loaded_by_pyfftw():
 
 
 def _library(prefix):
-    """FFTW's library for one precision (``"fftw"`` double, ``"fftwf"`` single), loaded through ctypes."""
-    lib = _libraries.get(prefix)
-    if lib is not None:
-        return lib
-    stem = {"fftw": "libfftw3", "fftwf": "libfftw3f"}[prefix]
+    """FFTW's library for one precision (``"fftw"`` double, ``"fftwf"`` single), or None: the fallback FFT's.
+
+    Decided once per precision, as :data:`FFT_BACKEND` says; the planner lock is held.
+    """
+    if prefix in _libraries:
+        return _libraries[prefix]
+    if FFT_BACKEND not in ("auto", "fftw", "fallback"):
+        raise RuntimeError(f"FASTSPEC_FFT={FFT_BACKEND!r} is not one of auto, fftw, fallback")
+    lib = None if FFT_BACKEND == "fallback" else _load(prefix)
+    if lib is None and FFT_BACKEND == "fftw":
+        raise RuntimeError(f"fastspec could not find FFTW's {_STEMS[prefix]} library (it comes with pyFFTW), "
+                           "and FASTSPEC_FFT=fftw rules out its built-in FFT")
+    _libraries[prefix] = lib
+    if lib is None and FFT_BACKEND == "auto" and not _warned:
+        _warned.append(prefix)  # before warning: a warning turned into an error leaves the choice made
+        warnings.warn(f"fastspec could not find FFTW's {_STEMS[prefix]} library, so it uses its built-in FFT, "
+                      "which gives the same results several times slower. Install pyFFTW's wheel "
+                      "(pip install pyfftw) or FFTW itself (libfftw3 and libfftw3f) to get FFTW; "
+                      "set FASTSPEC_FFT=fallback to keep the built-in FFT without this warning.",
+                      UserWarning, stacklevel=2)
+    return lib
+
+
+def _load(prefix):
+    """FFTW's library for one precision loaded through ctypes and declared, or None where none loads."""
+    stem = _STEMS[prefix]
     for path in itertools.chain(_candidates(), _loaded_by_pyfftw()):
         name = os.path.basename(path)
         # That precision's library, not another precision's, not the threads/omp parts.
@@ -121,9 +163,8 @@ def _library(prefix):
         if not hasattr(lib, prefix + "_plan_many_dft_r2c"):
             continue
         _declare(lib, prefix)
-        _libraries[prefix] = lib
         return lib
-    raise RuntimeError(f"fastspec could not find FFTW's {stem} library (it comes with pyFFTW)")
+    return None
 
 
 def _declare(lib, prefix):
@@ -184,15 +225,16 @@ def give_back(arrays, limit_mb=None):
 
 # ----- plans ------------------------------------------------------------------------------------
 class Plan:
-    """A batched 1-D real FFTW plan, executable on any arrays aligned as :func:`aligned` makes them.
+    """A batched 1-D real plan (FFTW's or the fallback's), executable on any arrays aligned as :func:`aligned` does.
 
     Attributes
     ----------
     pointer : int
-        The FFTW plan.
+        The FFTW plan, or the address of the fallback's descriptor (which the plan keeps alive).
     execute : ctypes function
-        ``fftw[f]_execute_dft_r2c`` or ``..._c2r``: ``execute(pointer, in_address, out_address)``
-        transforms ``batch`` contiguous rows (c2r destroys its input).
+        ``fftw[f]_execute_dft_r2c`` or ``..._c2r``, or the fallback's like of it:
+        ``execute(pointer, in_address, out_address)`` transforms ``batch`` contiguous rows (c2r
+        may destroy its input).
     """
 
     def __init__(self, key):
@@ -201,6 +243,18 @@ class Plan:
         self.kind, self.n_fft, self.batch = kind, n_fft, batch
         self.dtype = np.dtype(dtype_str)
         self._prefix = _PREFIX[dtype_str]
+        self.users = 0
+        self._descriptor = None
+        if _library(self._prefix) is None:
+            # Imported only where needed (its compile, or load from numba's cache, takes seconds), under
+            # the planner lock, which fork() waits for: no child inherits a half-done import.
+            from ._kernels import fallback_fft
+
+            self._descriptor = fallback_fft.describe(kind, n_fft, batch, self.dtype)
+            self.pointer = self._descriptor.ctypes.data
+            self.execute = fallback_fft.EXECUTE
+            self.nbytes = self._descriptor.nbytes
+            return
         cplx = np.result_type(self.dtype, np.complex64)
         n_freq = n_fft // 2 + 1
         real = aligned((batch, n_fft), self.dtype)
@@ -215,13 +269,14 @@ class Plan:
         if not self.pointer:
             raise RuntimeError(f"FFTW could not plan a {kind} transform of {batch} x {n_fft}")
         self.execute = _fn(self._prefix, f"execute_dft_{kind}")
-        self.users = 0
         # FFTW's own data for a plan (twiddle factors, buffers) is of the order of a transform.
         self.nbytes = 32 * n_fft
 
     def destroy(self):
-        """Free the FFTW plan; the planner lock is held."""
-        if self.pointer:
+        """Free the plan; the planner lock is held."""
+        if self._descriptor is not None:
+            self._descriptor, self.pointer = None, 0
+        elif self.pointer:
             _fn(self._prefix, "destroy_plan")(self.pointer)
             self.pointer = 0
 
@@ -319,6 +374,8 @@ def clear_plan_cache():
 
 # ----- wisdom ------------------------------------------------------------------------------------
 def _export(prefix):
+    if _library(prefix) is None:
+        return b""
     pointer = _fn(prefix, "export_wisdom_to_string")()
     if not pointer:
         return b""
@@ -329,7 +386,7 @@ def _export(prefix):
 
 
 def _import(prefix, blob):
-    if not blob:
+    if not blob or _library(prefix) is None:
         return False
     return bool(_fn(prefix, "import_wisdom_from_string")(blob))
 
@@ -342,11 +399,13 @@ class _NoWisdom:
 
     def __enter__(self):
         self._saved = _export(self._prefix)
-        _fn(self._prefix, "forget_wisdom")()
+        if _library(self._prefix) is not None:
+            _fn(self._prefix, "forget_wisdom")()
 
     def __exit__(self, *exc):
-        _fn(self._prefix, "forget_wisdom")()
-        _import(self._prefix, self._saved)
+        if _library(self._prefix) is not None:
+            _fn(self._prefix, "forget_wisdom")()
+            _import(self._prefix, self._saved)
 
 
 def export_wisdom(path):
@@ -355,7 +414,8 @@ def export_wisdom(path):
     Parameters
     ----------
     path : str or os.PathLike
-        Destination file (double, single and an empty long-double part, as pyFFTW orders them).
+        Destination file (double, single and an empty long-double part, as pyFFTW orders them;
+        a precision on the fallback FFT has no wisdom, so its part is empty).
     """
     with _planner_lock:
         blobs = (_export("fftw"), _export("fftwf"), b"")
@@ -376,7 +436,8 @@ def import_wisdom(path):
     Returns
     -------
     tuple of bool
-        Whether the double, single and long-double wisdom were accepted (long double is never used).
+        Whether the double, single and long-double wisdom were accepted (long double is never used,
+        nor is a precision on the fallback FFT, which has no planner).
     """
     from ._validate import ParameterError
 
