@@ -60,6 +60,9 @@ PARAMETERS = (
     Parameter("shorten_factor", "float", "seed-mel: time zoom-out factor", ("seed-mel",)),
 )
 
+KINDS = {p.name: p.kind for p in PARAMETERS}
+"""Each parameter's kind."""
+
 FEATURE_NAMES = ("spectrogram", "logspec", "mel", "logmel", "mfcc") + _SEED
 
 FEATURES = {feature: tuple(p.name for p in PARAMETERS if feature in p.features) for feature in FEATURE_NAMES}

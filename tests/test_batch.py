@@ -117,7 +117,11 @@ def test_manifest_lists_every_output(tree, converted):
         assert e["sha256"] == fio.sha256_file(out / e["output"])
         assert e["sr"] == sf.info(e["input"]).samplerate
         assert e["duration"] == pytest.approx(sf.info(e["input"]).duration)
-        assert e["params"] == {"feature": "logmel", **PARAMS, "sr": None, "channels": "mix", "dtype": "float32"}
+        # Every parameter, resolved (librosa's defaults for those not given).
+        assert e["params"] == {"feature": "logmel", **PARAMS, "sr": None, "channels": "mix", "dtype": "float32",
+                               "win_length": 512, "window": "hann", "center": True, "pad_mode": "constant",
+                               "power": 2.0, "fmin": 0.0, "fmax": None, "htk": False, "preemphasis": 0.0,
+                               "preset": "librosa", "norm": "slaney", "amin": 1e-10, "top_db": 80.0}
 
 
 def test_second_run_does_nothing(tree, converted):
@@ -445,3 +449,32 @@ def test_list_file_keeps_a_hash_inside_a_path(tmp_path):
     listing = tmp_path / "inputs.txt"
     listing.write_text("# a comment line\ntake #2/a#b.wav\n   # indented comment\n")
     assert batch.find_inputs(listing) == [(str(folder / "a#b.wav"), str(folder))]
+
+
+def test_explicit_defaults_are_the_same_job(tmp_path):
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    batch.convert(src, out, feature="logmel", workers=1, progress=False, n_fft=512, hop_length=128)
+    # librosa's defaults spelled out (n_mels=128, fmin=0 as an int, top_db=80) are the run above.
+    again = batch.convert(src, out, feature="logmel", workers=1, progress=False, n_fft=512, hop_length=128,
+                          n_mels=128, fmin=0, top_db=80, preset="librosa")
+    assert again.converted == [] and len(again.skipped) == 3
+    with pytest.raises(ParameterError, match="other parameters"):
+        batch.convert(src, out, feature="logmel", workers=1, progress=False, n_fft=512, hop_length=128, n_mels=64)
+    entry = next(iter(batch.read_manifest(out).values()))
+    assert entry["params"]["n_mels"] == 128 and entry["params"]["norm"] == "slaney"  # every parameter recorded
+
+
+def test_manifest_of_an_older_run_still_matches(tmp_path):
+    # Entries that recorded only the parameters given are re-resolved before comparing.
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS)
+    lines = (out / batch.MANIFEST).read_text().splitlines()
+    old = []
+    for line in lines:
+        entry = json.loads(line)
+        entry["params"] = {"feature": "mel", **PARAMS, "sr": None, "channels": "mix", "dtype": "float32"}
+        entry["job"] = "0123456789abcdef"
+        old.append(json.dumps(entry))
+    (out / batch.MANIFEST).write_text("\n".join(old) + "\n")
+    again = batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS)
+    assert len(again.skipped) == 3

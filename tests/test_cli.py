@@ -46,8 +46,10 @@ def test_convert_exit_codes_summary_and_flags(tones, tmp_path, capsys):
     assert f"failed: {tones / 'broken.wav'}: not readable as audio" in out
     assert "3 converted, 0 skipped (already done), 1 failed" in out
     entry = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])
-    assert entry["params"] == {"feature": "logmel", "fmax": 4000.0, "hop_length": 128, "n_fft": 512, "n_mels": 32,
-                               "top_db": None, "sr": None, "channels": "mix", "dtype": "float32"}
+    given = {"feature": "logmel", "fmax": 4000.0, "hop_length": 128, "n_fft": 512, "n_mels": 32, "top_db": None,
+             "sr": None, "channels": "mix", "dtype": "float32"}
+    assert {k: entry["params"][k] for k in given} == given  # the flags given, beside every resolved default
+    assert entry["params"]["norm"] == "slaney" and entry["params"]["fmin"] == 0.0
     y, sr = fio.load(tones / "t1000.wav")
     with batch.deterministic_fft():
         expected = feature.melspectrogram(y, sr=sr, n_fft=512, hop_length=128, n_mels=32, fmax=4000.0, log="db",

@@ -32,7 +32,7 @@ from ... import io as audio_io
 from ..._validate import ParameterError
 from ...parameters import FEATURES
 from .engines import CRASHED, cpu_count, dask_client, local_cluster, run_dask, run_local
-from .features import check_params
+from .features import resolved_params
 from .inputs import find_inputs, output_paths
 from .job import Job, convert_file, deterministic_fft, feature_for
 from .manifest import MANIFEST, read_manifest, still_valid, sweep_temp, write_manifest
@@ -218,7 +218,6 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
 
 def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
     """Check the run's options and return its :class:`Job` (parameter errors now, not once per file)."""
-    check_params(feature, params)
     if format not in FORMATS:
         raise ParameterError(f"format={format!r} must be 'npy' or 'npz'")
     if manifest not in ("jsonl", "csv"):
@@ -232,8 +231,10 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
         raise ParameterError(f"block_frames={block_frames} must be a multiple of {_engine.MAX_BLOCK}")
     if feature.startswith("seed-"):
         dtype = "float64"  # the notebook's data.astype('float64')
-    job = Job(feature, tuple(sorted(params.items())), None if sr is None else _validate.positive_int(sr, "sr"),
-              channels, np.dtype(dtype).name, format, block_frames)
+    # Resolved, so that a default given explicitly (n_mels=128) is the same job as one left out.
+    job = Job(feature, tuple(sorted(resolved_params(feature, params).items())),
+              None if sr is None else _validate.positive_int(sr, "sr"), channels, np.dtype(dtype).name, format,
+              block_frames)
     feature_for(job, job.sr or 22050)
     return job
 
@@ -241,11 +242,28 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
 def _finished(outdir, job, overwrite):
     """The manifest entries of finished outputs that this run keeps."""
     done = read_manifest(outdir)
-    foreign = {e.get("job") for e in done.values()} - {job.signature}
+    foreign = {_signature_of(e) for e in done.values()} - {job.signature}
     if foreign and not overwrite:
         raise ParameterError(f"{outdir} holds outputs made with other parameters; use another output "
                              "folder or overwrite=True (--overwrite)")
     return {} if overwrite else done
+
+
+def _signature_of(entry):
+    """The job signature of a manifest entry, re-resolved from its recorded parameters.
+
+    Entries of older versions recorded only the parameters given; resolving them again makes
+    ``n_mels=128`` given and left out the same job.
+    """
+    params = dict(entry.get("params") or {})
+    try:
+        feature = params.pop("feature")
+        sr, channels, dtype = params.pop("sr"), params.pop("channels"), params.pop("dtype")
+        fmt = os.path.splitext(entry["output"])[1].lstrip(".")
+        return Job(feature, tuple(sorted(resolved_params(feature, params).items())), sr, channels, dtype, fmt,
+                   0).signature
+    except (KeyError, TypeError, ParameterError):
+        return entry.get("job")
 
 
 def _pending(mapping, outdir, done, summary, verify):

@@ -1,13 +1,14 @@
 """The features a conversion computes: each one's whole-signal function and its block stages."""
 
 import functools
+import inspect
 
 import numpy as np
 
 from ... import compat, feature
 from ..._validate import ParameterError
 from ...decibel import power_to_db
-from ...parameters import FEATURES, MEL_PARAMS, STFT_PARAMS
+from ...parameters import FEATURES, KINDS, MEL_PARAMS, STFT_PARAMS
 from ...stft import Stft
 
 
@@ -101,12 +102,69 @@ class Feature:
         return np.take(probe, np.arange(0), axis=self.frame_axis)
 
 
-def check_params(feature, params):
-    """Raise ParameterError for an unknown ``feature`` or a parameter it does not take."""
-    if feature not in FEATURES:
-        raise ParameterError(f"feature={feature!r} must be one of {', '.join(map(repr, FEATURES))}")
-    unknown = sorted(set(params) - set(FEATURES[feature]))
+# Where each feature's defaults come from: the signatures of the calls it makes (``PRESET``
+# defaults then from the preset), and the adapter's own defaults where it calls no constructor.
+_SOURCES = {
+    "spectrogram": (Stft,), "logspec": (Stft,), "mel": (feature.MelSpectrogram,),
+    "logmel": (feature.MelSpectrogram,), "mfcc": (feature.MFCC,), "seed-pretty": (compat.pretty_spectrogram,),
+    "seed-mel": (compat.pretty_spectrogram, compat.create_mel_filter, compat.make_mel),
+}
+_OWN_DEFAULTS = {"spectrogram": {"power": 1.0}, "logspec": {"amin": 1e-10, "top_db": 80.0}}
+_PRESET_KEYS = {"mfcc": {"top_db": "mfcc_top_db", "mel_norm": "norm"}}  # MFCC keyword -> PRESETS key
+
+
+def resolved_params(name, params):
+    """Every parameter of feature ``name``: ``params`` with the defaults filled in, normalised by kind.
+
+    So ``n_mels=128`` given and left out (librosa's default) are the same job, and ``fmin=0``
+    and ``fmin=0.0`` too. Defaults are those of the calls the feature makes (the preset's for
+    ``PRESET`` defaults).
+    """
+    check_params(name, params)
+    defaults = dict(_OWN_DEFAULTS.get(name, {}))
+    for source in _SOURCES[name]:
+        for key, p in inspect.signature(source).parameters.items():
+            if p.default is not p.empty:
+                defaults.setdefault(key, p.default)
+    preset = params.get("preset", defaults.get("preset"))
+    values = {}
+    for key in FEATURES[name]:
+        value = params[key] if key in params else defaults[key]
+        if value is feature.PRESET:
+            value = feature.PRESETS[preset][_PRESET_KEYS.get(name, {}).get(key, key)]
+        values[key] = _normalised(value, KINDS[key])
+    # The framing's own None defaults, where they do not depend on the sample rate.
+    if "win_length" in values and values["win_length"] is None and values.get("preset", "librosa") == "librosa":
+        values["win_length"] = values["n_fft"]
+    if name in ("spectrogram", "logspec") and values["hop_length"] is None and isinstance(values["win_length"], int):
+        values["hop_length"] = max(1, values["win_length"] // 4)
+    return values
+
+
+def _normalised(value, kind):
+    """``value`` in the one spelling of its kind (ints as int, floats as float), when it has one."""
+    if value is None or isinstance(value, (bool, np.bool_)) and kind != "bool":
+        return value
+    try:
+        if kind == "int" and float(value).is_integer():
+            return int(value)
+        if kind in ("float", "float?"):
+            return float(value)
+        if kind == "norm" and not isinstance(value, str):
+            return float(value)
+        if kind == "bool":
+            return bool(value)
+    except (TypeError, ValueError):
+        pass  # left for the library call to reject, with its message
+    return value
+
+
+def check_params(name, params):
+    """Raise ParameterError for an unknown feature ``name`` or a parameter it does not take."""
+    if name not in FEATURES:
+        raise ParameterError(f"feature={name!r} must be one of {', '.join(map(repr, FEATURES))}")
+    unknown = sorted(set(params) - set(FEATURES[name]))
     if unknown:
-        raise ParameterError(f"feature={feature!r} takes no parameter {', '.join(unknown)}; "
-                             f"it takes {', '.join(FEATURES[feature])}")
+        raise ParameterError(f"feature={name!r} takes no parameter {', '.join(unknown)}; "
+                             f"it takes {', '.join(FEATURES[name])}")
 
