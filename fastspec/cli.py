@@ -113,13 +113,16 @@ def cmd_convert(args):
     except KeyboardInterrupt as stop:
         print(f"fastspec convert: stopped; {stop}", file=sys.stderr)
         return 130
-    for path, reason in summary.failed:
-        print(f"failed: {path}: {reason}")
+    except batch.DiskFullError as full:
+        print(f"fastspec convert: {full.strerror}", file=sys.stderr)
+        return 1
     print(f"fastspec convert: {summary}")
     if summary.converted:
         print(f"workers busy converting: {summary.worker_seconds:.2f} s in all "
               f"({summary.worker_seconds / len(summary.converted) * 1e3:.2f} ms per file)")
     print(f"manifest: {summary.manifest}")
+    if summary.failed:  # each was reported as it happened; the list is in the failures file
+        print(f"failures: {summary.failures}")
     return 1 if summary.failed else 0
 
 

@@ -196,8 +196,8 @@ def test_npz_and_csv_manifest(tree, tmp_path):
             np.testing.assert_array_equal(z["feature"], spectrogram(y, n_fft=256, hop_length=64))
         assert int(z["sr"]) == 44100 and int(z["hop_length"]) == 64
     rows = (tmp_path / "manifest.csv").read_text().splitlines()
-    assert rows[0] == "input,output,sr,duration,shape,dtype,feature,params,sha256"
-    assert len(rows) == 4 and "b/three.npz,44100,2.5,129x1723,float32,spectrogram" in rows[1]
+    assert rows[0] == "input,output,sr,hop_length,duration,shape,dtype,feature,params,sha256"
+    assert len(rows) == 4 and "b/three.npz,44100,64,2.5,129x1723,float32,spectrogram" in rows[1]
 
 
 def test_inputs_glob_list_files_and_collisions(tree, tmp_path):
@@ -394,9 +394,12 @@ def test_worker_crash_fails_that_file_only(tree, tmp_path, monkeypatch):
     from fastspec.apps.convert import job
 
     monkeypatch.setattr(job, "convert_file", crashing)
+    log = io.StringIO()
     summary = batch.convert(tree / "a", tmp_path, feature="mel", workers=2, start_method="fork", progress=False,
-                            **PARAMS)
+                            log=log, **PARAMS)
     assert summary.failed == [(str(tree / "a" / "one.wav"), batch.CRASHED)]
+    assert "a worker process died" in log.getvalue()  # the recovery is logged, not silent
+    assert [f["kind"] for f in _failures(tmp_path)] == ["crashed"]
     assert sorted(summary.converted) == [str(tree / "a" / "b" / "three.wav"), str(tree / "a" / "two.flac")]
     assert sorted(_outputs(tmp_path)) == ["b/three.npy", "two.npy"]
 
@@ -478,3 +481,156 @@ def test_manifest_of_an_older_run_still_matches(tmp_path):
     (out / batch.MANIFEST).write_text("\n".join(old) + "\n")
     again = batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS)
     assert len(again.skipped) == 3
+
+
+# ----- faults ------------------------------------------------------------------------------------
+def _failures(outdir):
+    path = outdir / "failures.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_disk_full_stops_the_run_early(tmp_path, monkeypatch):
+    import errno
+
+    from fastspec.apps.convert import job
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        sf.write(src / f"f{i:02d}.wav", _tone_noise(16000, 0.5, seed=i), 16000)
+    real = job.convert_file
+    calls = []
+
+    def filling(job_, s, d):
+        calls.append(s)
+        if len(calls) > 2:  # the disk fills after two files
+            raise OSError(errno.ENOSPC, "No space left on device", d)
+        return real(job_, s, d)
+
+    monkeypatch.setattr(job, "convert_file", filling)
+    log = io.StringIO()
+    with pytest.raises(batch.DiskFullError, match="disk full"):
+        batch.convert(src, out, feature="mel", workers=1, start_method="fork", progress=False, log=log, **PARAMS)
+    # Stopped at the first full write, not after trying every remaining file: only those in
+    # flight (at most 4 per worker) fail, and one message says so.
+    failures = _failures(out)
+    assert 1 <= len(failures) <= 4 and {f["kind"] for f in failures} == {"disk-full"}
+    assert log.getvalue().count("FAILED") == 1 and "stopping" in log.getvalue()
+    assert len(batch.read_manifest(out)) == 2 and _temporaries(out) == []
+    # Space freed: the re-run converts the rest and keeps the two.
+    monkeypatch.setattr(job, "convert_file", real)
+    summary = batch.convert(src, out, feature="mel", workers=1, start_method="fork", progress=False, **PARAMS)
+    assert len(summary.skipped) == 2 and len(summary.converted) == 10 and _failures(out) == []
+    assert len(batch.read_manifest(out)) == 12
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    out.mkdir()
+    holder = os.open(out / ".fastspec-convert.lock", os.O_RDWR | os.O_CREAT)
+    os.write(holder, b"4242")
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another run holds the folder
+    try:
+        with pytest.raises(ParameterError, match=r"in use by another fastspec convert \(pid 4242\)"):
+            batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS)
+        assert not (out / batch.MANIFEST).exists()
+    finally:
+        os.close(holder)
+    # Released (as when that run ends, however it ends): the folder works again.
+    assert len(batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS).converted) == 3
+
+
+def test_concurrent_runs_never_lose_outputs(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(8):
+        sf.write(src / f"c{i}.wav", _tone_noise(16000, 1.0, seed=20 + i), 16000)
+    cmd = [sys.executable, "-m", "fastspec.cli", "convert", str(src), "-o", str(out), "--feature", "mel",
+           "--n-fft", "512", "--hop-length", "128", "--n-mels", "40", "--workers", "1", "--quiet"]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in runs]
+    codes = sorted(code for code, _ in results)
+    # Either both ran one after the other (the first was done before the second started) or
+    # the second was refused; never interleaved.
+    assert codes in ([0, 0], [0, 2]), results
+    if codes == [0, 2]:
+        assert any("in use by another fastspec convert" in err for _, err in results)
+    assert sorted(batch.read_manifest(out)) == [f"c{i}.npy" for i in range(8)]
+    assert _temporaries(out) == [] and _failures(out) == []
+
+
+def test_an_unwritable_output_subfolder_fails_only_its_files(tree, tmp_path, monkeypatch):
+    from fastspec.apps import convert as convert_app
+
+    real = os.makedirs
+    blocked = str(tmp_path / "b")  # outputs mirror the inputs under their root, tree / "a"
+
+    def makedirs(path, *args, **kwargs):
+        if str(path).startswith(blocked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(convert_app.os, "makedirs", makedirs)
+    summary = batch.convert(tree / "a", tmp_path, feature="mel", workers=1, progress=False, **PARAMS)
+    assert [src for src, _ in summary.failed] == [str(tree / "a" / "b" / "three.wav")]
+    assert sorted(summary.converted) == [str(tree / "a" / "one.wav"), str(tree / "a" / "two.flac")]
+    assert [f["kind"] for f in _failures(tmp_path)] == ["os-error"]
+
+
+def test_overwrite_keeps_the_old_output_and_line_when_the_input_now_fails(tmp_path):
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    batch.convert(src, out, feature="mel", workers=1, progress=False, **PARAMS)
+    old = (out / "s0.npy").read_bytes()
+    (src / "s0.wav").write_bytes(b"RIFF garbage")  # the input is now unreadable
+    summary = batch.convert(src, out, feature="mel", workers=1, progress=False, overwrite=True, **PARAMS)
+    assert [s for s, _ in summary.failed] == [str(src / "s0.wav")]
+    assert (out / "s0.npy").read_bytes() == old
+    assert "s0.npy" in batch.read_manifest(out)  # the file and its record stay together
+    assert _failures(out)[0]["input"] == str(src / "s0.wav")
+
+
+def _marked(mark):
+    """Pids of the live processes whose environment holds ``mark``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if mark.encode() in f.read():
+                        with open(f"/proc/{entry}/stat") as st:
+                            if st.read().split(") ")[-1][0] != "Z":  # zombies are gone already
+                                pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_kill_9_leaves_no_process_behind(tmp_path, method):
+    import uuid
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        sf.write(src / f"k{i}.wav", _tone_noise(16000, 60.0, seed=30 + i), 16000)
+    mark = f"FASTSPEC_TEST_MARK={uuid.uuid4().hex}"
+    env = dict(os.environ, **dict([mark.split("=")]))
+    run = subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", str(src), "-o", str(tmp_path / "out"),
+                            "--feature", "mfcc", "--n-fft", "2048", "--hop-length", "64", "--workers", "2",
+                            "--start-method", method, "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_marked(mark)) < 4 and time.monotonic() < deadline:  # the run, its helper processes, 2 workers
+        time.sleep(0.1)
+    assert run.poll() is None, "the run ended before it could be killed: give it more work"
+    helpers = set(_marked(mark)) - {run.pid}
+    assert len(helpers) >= 2
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 10
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _marked(mark) == [], f"left behind after kill -9 ({method})"

@@ -41,10 +41,16 @@ def test_convert_exit_codes_summary_and_flags(tones, tmp_path, capsys):
     code = cli.main(["convert", str(tones), "-o", str(tmp_path), "--feature", "logmel", "--n-fft", "512",
                      "--hop-length", "128", "--n-mels", "32", "--fmax", "4000", "--top-db", "none", "--workers", "1",
                      "--quiet"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 1  # one file failed
-    assert f"failed: {tones / 'broken.wav'}: not readable as audio" in out
+    # Reported once, as it happened, and recorded in the failures file.
+    assert (out + err).count(str(tones / "broken.wav")) == 1
+    assert f"FAILED {tones / 'broken.wav'}: not readable as audio" in err
     assert "3 converted, 0 skipped (already done), 1 failed" in out
+    assert f"failures: {tmp_path / 'failures.jsonl'}" in out
+    [failure] = [json.loads(line) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    assert failure["input"] == str(tones / "broken.wav") and failure["output"] == "broken.npy"
+    assert failure["kind"] == "unreadable" and failure["reason"].startswith("not readable as audio")
     entry = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])
     given = {"feature": "logmel", "fmax": 4000.0, "hop_length": 128, "n_fft": 512, "n_mels": 32, "top_db": None,
              "sr": None, "channels": "mix", "dtype": "float32"}

@@ -19,6 +19,7 @@ output all still agree (:func:`.manifest.still_valid`); ``verify=True`` also re-
 """
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -35,10 +36,19 @@ from .engines import CRASHED, cpu_count, dask_client, local_cluster, run_dask, r
 from .features import resolved_params
 from .inputs import find_inputs, output_paths
 from .job import Job, convert_file, deterministic_fft, feature_for
-from .manifest import MANIFEST, read_manifest, still_valid, sweep_temp, write_manifest
+from .manifest import (
+    FAILURES,
+    MANIFEST,
+    lock_folder,
+    read_manifest,
+    still_valid,
+    sweep_temp,
+    write_failures,
+    write_manifest,
+)
 from .progress import Progress
 
-__all__ = ["CRASHED", "FEATURES", "FORMATS", "MANIFEST", "Job", "Summary", "convert", "convert_file",
+__all__ = ["CRASHED", "FEATURES", "FORMATS", "MANIFEST", "DiskFullError", "Job", "Summary", "convert", "convert_file",
            "deterministic_fft", "find_inputs", "local_cluster", "read_manifest"]
 
 FORMATS = ("npy", "npz")
@@ -65,6 +75,9 @@ class Summary:
         of ``workers * wall_seconds`` is start-up, scheduling and idle time.
     manifest : str
         Path of ``manifest.jsonl``.
+    failures : str
+        Path of ``failures.jsonl``: this run's failures, one JSON line each (``input``, ``output``,
+        ``reason``, ``kind``: unreadable, parameters, os-error, disk-full, crashed or error).
     interrupted : bool
         The run was stopped (Ctrl-C, SIGTERM) before the end.
     """
@@ -75,6 +88,7 @@ class Summary:
     audio_seconds: float
     wall_seconds: float
     manifest: str
+    failures: str = ""
     worker_seconds: float = 0.0
     interrupted: bool = False
 
@@ -183,37 +197,52 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     outdir = os.path.abspath(os.fspath(outdir))
     mapping = output_paths(find_inputs(inputs, glob=glob), outdir, format)
     os.makedirs(outdir, exist_ok=True)
-    sweep_temp(outdir)  # left by a run that was killed outright
-    summary = Summary([], [], [], 0.0, 0.0, os.path.join(outdir, MANIFEST))
-    done = _finished(outdir, job, overwrite)
-    tasks = _pending(mapping, outdir, done, summary, verify)
-
-    report = Progress(len(tasks), sum(t[2] for t in tasks), progress, log)
-    for src, reason in summary.failed:
-        report.message(f"fastspec convert: FAILED {src}: {reason}")
-    journal = _Journal(outdir, job, done, summary, report)
-    in_main = threading.current_thread() is threading.main_thread()
-    old_handler = signal.signal(signal.SIGTERM, _sigterm) if in_main else None
-    try:
-        if tasks:
-            if client is None and (scheduler or dask_local):
-                with dask_client(scheduler, dask_local, workers) as own_client:
-                    run_dask(tasks, job, own_client, journal.on_result)
-            elif client is not None:
-                run_dask(tasks, job, client, journal.on_result)
-            else:
-                run_local(tasks, job, min(workers, len(tasks)), start_method, journal.on_result)
-    except (KeyboardInterrupt, _Interrupted):
-        summary.interrupted = True
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, old_handler)
-        journal.close(mapping, manifest == "csv")
-        report.close()
-        summary.wall_seconds = time.perf_counter() - t_start
+    with lock_folder(outdir):  # a second run into this folder is refused, not interleaved
+        sweep_temp(outdir)  # left by a run that was killed outright
+        summary = Summary([], [], [], 0.0, 0.0, os.path.join(outdir, MANIFEST), os.path.join(outdir, FAILURES))
+        previous = read_manifest(outdir)
+        done = _finished(previous, outdir, job, overwrite)
+        tasks, early = _pending(mapping, outdir, done, summary, verify)
+        report = Progress(len(tasks), sum(t[2] for t in tasks), progress, log)
+        journal = _Journal(outdir, job, done, previous, summary, report)
+        for failure in early:
+            journal.on_result(*failure)
+        in_main = threading.current_thread() is threading.main_thread()
+        old_handler = signal.signal(signal.SIGTERM, _sigterm) if in_main else None
+        try:
+            if tasks:
+                if client is None and (scheduler or dask_local):
+                    with dask_client(scheduler, dask_local, workers) as own_client:
+                        run_dask(tasks, job, own_client, journal.on_result)
+                elif client is not None:
+                    run_dask(tasks, job, client, journal.on_result)
+                else:
+                    run_local(tasks, job, min(workers, len(tasks)), start_method, journal.on_result,
+                              report.message)
+        except (KeyboardInterrupt, _Interrupted):
+            summary.interrupted = True
+        except _DiskFull:
+            pass  # recorded by the journal; raised below once the manifest is safe
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, old_handler)
+            journal.close(mapping, manifest == "csv")
+            report.close()
+            summary.wall_seconds = time.perf_counter() - t_start
     if summary.interrupted:
         raise KeyboardInterrupt(str(summary))
+    if journal.disk_full:
+        raise DiskFullError(errno.ENOSPC, f"{journal.disk_full}; stopped early: {summary}. Free some space and "
+                                          "re-run to resume", outdir)
     return summary
+
+
+class DiskFullError(OSError):
+    """The output folder's disk (or quota) filled up: :func:`convert` stopped early, outputs intact."""
+
+
+class _DiskFull(Exception):
+    pass
 
 
 def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
@@ -239,9 +268,8 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
     return job
 
 
-def _finished(outdir, job, overwrite):
-    """The manifest entries of finished outputs that this run keeps."""
-    done = read_manifest(outdir)
+def _finished(done, outdir, job, overwrite):
+    """The manifest entries ``done`` of finished outputs that this run keeps."""
     foreign = {_signature_of(e) for e in done.values()} - {job.signature}
     if foreign and not overwrite:
         raise ParameterError(f"{outdir} holds outputs made with other parameters; use another output "
@@ -267,8 +295,11 @@ def _signature_of(entry):
 
 
 def _pending(mapping, outdir, done, summary, verify):
-    """The ``(src, dst, duration)`` tasks still to do, longest first; skips and unreadable inputs go to ``summary``."""
-    tasks = []
+    """The ``(src, dst, duration)`` tasks still to do, longest first, and the inputs that fail already.
+
+    Skipped inputs go to ``summary``; the failures are ``(src, dst, None, reason, kind)`` results.
+    """
+    tasks, failures = [], []
     for src, dst in mapping:
         rel = os.path.relpath(dst, outdir)
         if rel in done and still_valid(done[rel], src, dst, verify):
@@ -278,31 +309,50 @@ def _pending(mapping, outdir, done, summary, verify):
         try:
             duration = audio_io.info(src).duration
         except audio_io.AudioFileError as err:
-            summary.failed.append((src, err.reason))
+            failures.append((src, dst, None, err.reason, "unreadable"))
             continue
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+        except OSError as err:  # e.g. a read-only subfolder: only the files under it fail
+            failures.append((src, dst, None, f"cannot create the output folder: {err}", "os-error"))
+            continue
         tasks.append((src, dst, duration))
     tasks.sort(key=lambda t: -t[2])  # longest first: the workers end together
-    return tasks
+    return tasks, failures
 
 
 class _Journal:
     """Records each finished file: a line appended to the manifest at once, the summary, the progress.
 
-    ``close`` rewrites the manifest whole, in input order, from the entries kept and those added.
+    ``close`` rewrites the manifest whole, in input order, from the entries kept and those added,
+    and writes ``failures.jsonl``: one line per input that failed in this run (path, output, reason,
+    kind). An input that fails keeps the output and manifest line an earlier run made (an
+    ``overwrite`` run replaces them only when it succeeds). A full disk stops the run.
     """
 
-    def __init__(self, outdir, job, done, summary, report):
+    def __init__(self, outdir, job, done, previous, summary, report):
         self._outdir, self._job, self._summary, self._report = outdir, job, summary, report
         self._described = job.describe()
         self._entries = dict(done)
+        self._previous = previous
+        self.failures = []  # (src, dst, reason, kind)
+        self.disk_full = None
         self._file = open(summary.manifest, "a", encoding="utf-8")
 
-    def on_result(self, src, dst, fields, reason):
+    def on_result(self, src, dst, fields, reason, kind="error"):
         summary = self._summary
         if fields is None:
             summary.failed.append((src, reason))
-            self._report.message(f"fastspec convert: FAILED {src}: {reason}")
+            self.failures.append((src, dst, reason, kind))
+            if not (kind == "disk-full" and self.disk_full):  # the files in flight then fail alike
+                self._report.message(f"fastspec convert: FAILED {src}: {reason}")
+            rel = os.path.relpath(dst, self._outdir)
+            if rel in self._previous and os.path.exists(dst):
+                self._entries[rel] = self._previous[rel]
+            if kind == "disk-full" and self.disk_full is None:
+                self.disk_full = f"disk full writing {dst}"
+                self._report.message(f"fastspec convert: {self.disk_full}; stopping")
+                raise _DiskFull()
             return
         rel = os.path.relpath(dst, self._outdir)
         entry = {"input": src, "output": rel, "sr": fields["sr"], "hop_length": fields["hop_length"],
@@ -323,3 +373,6 @@ class _Journal:
         order = {os.path.relpath(dst, self._outdir): i for i, (_, dst) in enumerate(mapping)}
         write_manifest(self._outdir, sorted(self._entries.values(), key=lambda e: order.get(e["output"], len(order))),
                        csv_too)
+        write_failures(self._outdir, [
+            {"input": src, "output": os.path.relpath(dst, self._outdir), "reason": reason, "kind": kind}
+            for src, dst, reason, kind in self.failures])

@@ -34,8 +34,11 @@ def _start_method(method):
 CRASHED = "worker process died while converting this file"
 
 
-def run_local(tasks, job, workers, start_method, on_result):
-    """Convert ``(src, dst, duration)`` tasks on local worker processes; each result goes to ``on_result``."""
+def run_local(tasks, job, workers, start_method, on_result, notify):
+    """Convert ``(src, dst, duration)`` tasks on local worker processes; each result goes to ``on_result``.
+
+    ``notify(text)`` reports a worker that died and what is redone.
+    """
     import multiprocessing
 
     method = _start_method(start_method)
@@ -50,9 +53,11 @@ def run_local(tasks, job, workers, start_method, on_result):
         # A worker died (a crash in a decoder, the OOM killer...): the files it may have been
         # on are redone one at a time, which names the one that kills its worker.
         while lost:
+            notify(f"fastspec convert: a worker process died; its {len(lost)} file(s) in flight are redone "
+                   "one at a time")
             lost.reverse()
             for src, dst in _run_pool(lost, job, 1, 1, ctx, on_result):
-                on_result(src, dst, None, CRASHED)
+                on_result(src, dst, None, CRASHED, "crashed")
 
 
 def _run_pool(queue, job, workers, window, ctx, on_result):
@@ -63,7 +68,8 @@ def _run_pool(queue, job, workers, window, ctx, on_result):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_local_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_local_worker,
+                             initargs=(os.getpid(),)) as pool:
         pending = {}
 
         def submit():
@@ -76,15 +82,23 @@ def _run_pool(queue, job, workers, window, ctx, on_result):
                 submit()
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = pending.pop(future)
+                stop = None
+                # In submission order, and every finished result recorded before a stop (a full
+                # disk) raised by on_result takes effect.
+                for future in sorted(done, key=list(pending).index):
                     try:
                         result = future.result()
                     except BrokenProcessPool:
-                        return [task, *pending.values()]
-                    on_result(*result)
-                    if queue:
+                        return list(pending.values())
+                    pending.pop(future)
+                    try:
+                        on_result(*result)
+                    except Exception as err:
+                        stop = stop or err
+                    if queue and stop is None:
                         submit()
+                if stop is not None:
+                    raise stop
             return []
         except BaseException:
             # Stop the workers now rather than after their current file; their temporary
@@ -131,7 +145,7 @@ def run_dask(tasks, job, client, on_result):
             try:
                 results = future.result()
             except Exception as err:  # e.g. KilledWorker: the bundle killed worker after worker
-                results = [(src, dst, None, f"{type(err).__name__}: {err}") for src, dst in futures[future]]
+                results = [(src, dst, None, f"{type(err).__name__}: {err}", "crashed") for src, dst in futures[future]]
             for result in results:
                 on_result(*result)
     except BaseException:

@@ -11,16 +11,19 @@ bit for bit.
 """
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
 import signal
+import threading
 import time
 
 import numpy as np
 
 from ... import _config
 from ... import io as audio_io
+from ..._validate import ParameterError
 from .features import Feature
 
 
@@ -83,7 +86,7 @@ def deterministic_fft():
     return _config.config(num_threads=1, reproducible=True)
 
 
-def _die_with_parent():
+def _die_with_parent(run_pid):
     # Linux: a worker whose parent is killed (SIGKILL) gets SIGTERM instead of running on.
     try:
         import ctypes
@@ -91,16 +94,31 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    # That is not enough: under forkserver the parent is the fork server, which outlives a killed
+    # run; PDEATHSIG follows the parent *thread*, and other systems have none (kill -9 left the
+    # workers of both forkserver and spawn running). A thread watches the run's own process.
+    threading.Thread(target=_watch, args=(run_pid,), name="fastspec-watch-run", daemon=True).start()
 
 
-def init_local_worker():
-    """Set up a local worker process: signals, and death with its parent."""
+def _watch(pid):
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)  # the run is gone: its temporary files are swept by the next run
+        except PermissionError:  # alive, under another user
+            pass
+
+
+def init_local_worker(run_pid):
+    """Set up a local worker process of the run ``run_pid``: signals, and death with the run."""
     # The parent handles Ctrl-C and stops us; SIGTERM (from it, or on its death) ends us at
     # once, the parent sweeping our temporary file. A forked worker inherits the parent's
     # handlers, so both are set explicitly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    _die_with_parent(run_pid)
 
 
 def feature_for(job, sr):
@@ -248,15 +266,34 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
 
 
 def run_task(job, src, dst):
-    """Run :func:`convert_file` in a worker; failures come back as a reason, not an exception."""
+    """Run :func:`convert_file` in a worker: ``(src, dst, fields, reason, kind)``.
+
+    A failure comes back as a reason and its kind (:func:`failure_kind`), not an exception: one
+    bad file must not stop the batch.
+    """
     t0 = time.perf_counter()
     try:
         with deterministic_fft():
             fields = convert_file(job, src, dst)
-    except Exception as err:  # one bad file must not stop the batch: report it and go on
-        return src, dst, None, _reason(err, src)
+    except Exception as err:
+        return src, dst, None, _reason(err, src), failure_kind(err)
     fields["seconds"] = time.perf_counter() - t0
-    return src, dst, fields, None
+    return src, dst, fields, None, None
+
+
+def failure_kind(err):
+    """``"unreadable"``, ``"parameters"``, ``"disk-full"``, ``"os-error"`` or ``"error"``."""
+    if isinstance(err, audio_io.AudioFileError):
+        return "unreadable"
+    if isinstance(err, ParameterError):
+        return "parameters"
+    if isinstance(err, OSError):
+        return "disk-full" if err.errno in DISK_FULL else "os-error"
+    return "error"
+
+
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+"""Errors that end a run: every later file would fail the same way."""
 
 
 def _reason(err, src):

@@ -1,5 +1,10 @@
-"""The manifest of an output folder: ``manifest.jsonl`` (the resume record) and ``manifest.csv``."""
+"""An output folder's records: ``manifest.jsonl`` (the resume record), ``manifest.csv``, ``failures.jsonl``.
 
+Also the checks a resume makes before keeping an output (:func:`still_valid`) and the folder's
+lock (:func:`lock_folder`).
+"""
+
+import contextlib
 import csv
 import json
 import os
@@ -7,8 +12,11 @@ import os
 import numpy as np
 
 from ... import io as audio_io
+from ..._validate import ParameterError
 
 MANIFEST = "manifest.jsonl"
+FAILURES = "failures.jsonl"
+LOCK = ".fastspec-convert.lock"
 
 
 def read_manifest(outdir):
@@ -31,23 +39,68 @@ def read_manifest(outdir):
 
 def write_manifest(outdir, entries, csv_too):
     """Rewrite ``manifest.jsonl`` (and ``manifest.csv``) atomically with ``entries``."""
-    path = os.path.join(outdir, MANIFEST)
-    tmp = audio_io.temp_path(path)
-    with open(tmp, "x", encoding="utf-8") as f:
-        for entry in entries:
-            f.write(json.dumps(entry) + "\n")
-    os.replace(tmp, path)
+    _write_atomically(os.path.join(outdir, MANIFEST), lambda f: f.writelines(json.dumps(e) + "\n" for e in entries))
     if csv_too:
-        path = os.path.join(outdir, "manifest.csv")
-        tmp = audio_io.temp_path(path)
-        fields = ["input", "output", "sr", "duration", "shape", "dtype", "feature", "params", "sha256"]
-        with open(tmp, "x", encoding="utf-8", newline="") as f:
+        fields = ["input", "output", "sr", "hop_length", "duration", "shape", "dtype", "feature", "params", "sha256"]
+
+        def rows(f):
             writer = csv.writer(f)
             writer.writerow(fields)
             for e in entries:
-                writer.writerow([e["input"], e["output"], e["sr"], e["duration"], "x".join(map(str, e["shape"])),
-                                 e["dtype"], e["params"]["feature"], json.dumps(e["params"]), e["sha256"]])
+                writer.writerow([e["input"], e["output"], e["sr"], e.get("hop_length"), e["duration"],
+                                 "x".join(map(str, e["shape"])), e["dtype"], e["params"]["feature"],
+                                 json.dumps(e["params"]), e["sha256"]])
+
+        _write_atomically(os.path.join(outdir, "manifest.csv"), rows)
+
+
+def write_failures(outdir, failures):
+    """Rewrite ``failures.jsonl`` with this run's failures (removed when there are none)."""
+    path = os.path.join(outdir, FAILURES)
+    if failures:
+        _write_atomically(path, lambda f: f.writelines(json.dumps(e) + "\n" for e in failures))
+    else:
+        audio_io.remove_if_exists(path)
+
+
+def _write_atomically(path, write):
+    # Under a temporary name, renamed when complete; removed if writing fails (a full disk).
+    tmp = audio_io.temp_path(path)
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as f:
+            write(f)
         os.replace(tmp, path)
+    except BaseException:
+        audio_io.remove_if_exists(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def lock_folder(outdir):
+    """Hold ``outdir``'s lock for a run; a second run into the folder gets a ParameterError at once.
+
+    An advisory ``flock`` on ``.fastspec-convert.lock``: released by the system when the process
+    ends, however it ends, so a killed run never leaves the folder locked. Without ``fcntl``
+    (Windows) runs are not locked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(os.path.join(outdir, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise ParameterError(f"{outdir} is in use by another fastspec convert (pid {owner}); wait for it "
+                                 "to finish or use another output folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def sweep_temp(outdir):
