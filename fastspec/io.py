@@ -66,6 +66,9 @@ class AudioInfo:
         Container, e.g. ``"WAV"``, ``"FLAC"``.
     subtype : str
         Sample encoding, e.g. ``"PCM_16"``, ``"FLOAT"``.
+    problems : tuple of str
+        What libsndfile found wrong with the header and read around, e.g. a truncated file whose
+        data chunk claims more bytes than it holds (``frames`` is then what the file holds).
     """
 
     path: str
@@ -74,6 +77,7 @@ class AudioInfo:
     channels: int
     format: str
     subtype: str
+    problems: tuple = ()
 
     @property
     def duration(self):
@@ -121,7 +125,24 @@ def info(path):
         Missing, empty or unreadable file (the message has the path and the reason).
     """
     with _open(path) as f:
-        return AudioInfo(os.fspath(path), int(f.samplerate), int(f.frames), int(f.channels), f.format, f.subtype)
+        return _info_of(f, path)
+
+
+def _info_of(f, path):
+    return AudioInfo(os.fspath(path), int(f.samplerate), int(f.frames), int(f.channels), f.format, f.subtype,
+                     _header_problems(f.extra_info))
+
+
+def _header_problems(log):
+    """The header fields libsndfile's log marks as wrong: ``"data : 160000 (should be 79978)"``."""
+    problems = []
+    for line in log.splitlines():
+        if "(should be" in line:
+            field, _, rest = line.partition(":")
+            told, _, actual = rest.partition("(should be")
+            problems.append(f"header {field.strip()} size {told.strip()} but the file holds {actual.strip(' )')} "
+                            "(truncated or damaged file; the samples present were read)")
+    return tuple(problems)
 
 
 def _check_options(sr, channels, dtype, quality):
@@ -189,7 +210,7 @@ class AudioStream:
         self._block_size = _validate.positive_int(block_size, "block_size")
         self._file = _open(path)
         f = self._file
-        self.info = AudioInfo(os.fspath(path), int(f.samplerate), int(f.frames), int(f.channels), f.format, f.subtype)
+        self.info = _info_of(f, path)
         self.sr = self.info.samplerate if sr is None else sr
         self.channels = channels
         self.dtype = np.dtype(dtype)

@@ -634,3 +634,24 @@ def test_kill_9_leaves_no_process_behind(tmp_path, method):
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _marked(mark) == [], f"left behind after kill -9 ({method})"
+
+
+def test_a_truncated_input_converts_with_a_warning_recorded(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sf.write(src / "whole.wav", _tone_noise(16000, 2.0, seed=40), 16000, subtype="PCM_16")
+    data = (src / "whole.wav").read_bytes()
+    (src / "cut.wav").write_bytes(data[:len(data) // 2])  # the header still claims 2 s
+    info = fio.info(src / "cut.wav")
+    assert info.frames < 16000 and info.problems and "truncated" in info.problems[0]
+    assert fio.info(src / "whole.wav").problems == ()
+    log = io.StringIO()
+    summary = batch.convert(src, out, feature="mel", workers=1, progress=False, log=log, **PARAMS)
+    assert len(summary.converted) == 2
+    assert f"WARNING {src / 'cut.wav'}: header data size" in log.getvalue()
+    entries = batch.read_manifest(out)
+    assert entries["cut.npy"]["warnings"] == list(info.problems) and "warnings" not in entries["whole.npy"]
+    # What the file holds was converted: the first half of the whole file's samples.
+    y, _ = sf.read(src / "cut.wav", dtype="float32")
+    with batch.deterministic_fft():
+        np.testing.assert_array_equal(np.load(out / "cut.npy"), feature.melspectrogram(y, sr=16000, **PARAMS))

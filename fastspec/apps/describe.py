@@ -47,7 +47,8 @@ def describe_file(path):
         meta = io.info(path)
         return "\n".join([f"file: {meta.path}", f"format: {meta.format} {meta.subtype}",
                           f"sample rate: {meta.samplerate} Hz  channels: {meta.channels}",
-                          f"frames: {meta.frames}  duration: {meta.duration:.3f} s"])
+                          f"frames: {meta.frames}  duration: {meta.duration:.3f} s",
+                          *(f"WARNING: {text}" for text in meta.problems)])
     S = io.load_feature(path)
     lines = [f"file: {path}", f"shape: {S.shape}  dtype: {S.dtype}"]
     if S.size:

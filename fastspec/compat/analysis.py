@@ -203,8 +203,8 @@ def pretty_spectrogram(d, log=True, thresh=5, fft_size=512, step_size=64):
 
     _forward(x, fft_size, step_size, n_frames, post)
     if take_log:
-        if out.size == 0:
-            out.max()  # the seed's normalisation raises on an empty spectrogram
+        if out.size == 0:  # the seed's normalisation raises numpy's ValueError here
+            raise ParameterError(f"d has {x.shape[0]} samples: no frames of fft_size={fft_size} to normalise")
         peak = max(peaks)
         if peak == 0:
             out[...] = np.nan  # silence: the seed's 0 / 0

@@ -359,6 +359,10 @@ class _Journal:
                  "duration": fields["duration"], "shape": fields["shape"], "dtype": fields["dtype"],
                  "params": self._described, "sha256": fields["sha256"], "job": self._job.signature,
                  "input_file": fields["input"], "output_bytes": fields["output_bytes"]}
+        if fields["warnings"]:  # converted, but from a damaged file: said now and kept with the entry
+            entry["warnings"] = fields["warnings"]
+            for text in fields["warnings"]:
+                self._report.message(f"fastspec convert: WARNING {src}: {text}")
         self._entries[rel] = entry
         self._file.write(json.dumps(entry) + "\n")
         self._file.flush()

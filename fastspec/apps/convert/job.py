@@ -146,7 +146,8 @@ def convert_file(job, src, dst):
     -------
     dict
         ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``,
-        ``input`` (:func:`input_fingerprint`) and ``output_bytes``.
+        ``input`` (:func:`input_fingerprint`), ``output_bytes`` and ``warnings`` (what was wrong
+        with the input's header, :attr:`fastspec.io.AudioInfo.problems`).
 
     Raises
     ------
@@ -179,7 +180,7 @@ def convert_file(job, src, dst):
                 audio_io.save_feature(dst, result)
         return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
                 "shape": list(shape), "dtype": job.dtype, "sha256": digest, "input": fingerprint,
-                "output_bytes": os.path.getsize(dst)}
+                "output_bytes": os.path.getsize(dst), "warnings": list(stream.info.problems)}
 
 
 def input_fingerprint(path):
