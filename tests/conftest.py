@@ -1,7 +1,19 @@
+import os
+
 import numpy as np
 import pytest
 
 from fastspec.reference import tolerance
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory):
+    # Processes the tests start (python -m fastspec.cli, python -c) put their working folder on
+    # sys.path: from the checkout's root they would import the source tree, not the installed package.
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)
 
 
 def assert_close(actual, expected, kind, dtype=None, scale=None):

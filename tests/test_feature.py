@@ -13,7 +13,8 @@ from fastspec import data, feature, filters
 from fastspec._kernels import filterbank as kernels
 from fastspec.feature import MFCC, MelSpectrogram
 from fastspec.reference import feature as ref
-from tests.conftest import assert_close
+
+from .conftest import assert_close
 
 librosa = pytest.importorskip("librosa")
 psf = pytest.importorskip("python_speech_features")

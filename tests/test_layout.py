@@ -1,6 +1,7 @@
 """The layout's rules: one table of feature parameters, and files short enough to read."""
 
 import inspect
+import os
 import pathlib
 
 import pytest
@@ -64,3 +65,12 @@ def test_long_files_say_why_at_the_top():
         if len(lines) > 520:
             head = "\n".join(lines[:40]).lower()
             assert "one file" in head, f"{path.relative_to(PACKAGE)} has {len(lines)} lines and no reason at its top"
+
+
+def test_the_tests_import_the_installed_package():
+    # CI installs the project (pip install ".[test]", not editable) and runs the tests against it,
+    # so a module or data file missing from the wheel fails there.
+    source = PACKAGE.parents[0] / "setup.cfg"
+    if not os.environ.get("CI"):
+        pytest.skip("a development checkout is installed editable; CI checks the installed wheel")
+    assert not source.exists(), f"fastspec imported from the checkout at {PACKAGE}, not the installed package"
