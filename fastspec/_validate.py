@@ -1,6 +1,7 @@
 """The one gate for user input: every public function checks its arguments here."""
 
 import numbers
+import warnings
 
 import numba
 import numpy as np
@@ -99,6 +100,10 @@ def audio(y, name="y", dtype=None):
         raise ParameterError(f"{name} must have at least 1 dimension (..., n_samples), got a scalar")
     if y.shape[-1] == 0 or y.size == 0:
         raise ParameterError(f"{name} is empty (shape {y.shape})")
+    if y.ndim >= 2 and y.shape[-1] <= 8 and y.shape[-2] >= 256 * y.shape[-1]:
+        warnings.warn(f"{name} has shape {y.shape}: fastspec takes time on the last axis (..., n_samples), so "
+                      f"this is {y.shape[-2]} signals of {y.shape[-1]} sample(s) each. For soundfile's "
+                      f"(n_samples, n_channels) layout pass {name}.T", UserWarning, stacklevel=3)
     target = work_dtype(y, dtype)
     if y.dtype != target:
         y = y.astype(target)

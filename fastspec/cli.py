@@ -85,6 +85,8 @@ def _add_convert(sub):
                    help="manifest.jsonl always; csv adds manifest.csv (default: %(default)s)")
     p.add_argument("--glob", help="file-name pattern inside folders (default: every audio extension)")
     p.add_argument("--overwrite", action="store_true", help="redo finished outputs")
+    p.add_argument("--keep-extension", action="store_true",
+                   help="name outputs x.wav.npy, not x.npy (for trees holding x.wav and x.flac)")
     p.add_argument("--verify", action="store_true",
                    help="on resume, also hash finished outputs against the manifest (default: sizes and headers)")
     p.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
@@ -109,6 +111,7 @@ def cmd_convert(args):
                                 format=args.format, manifest=args.manifest, overwrite=args.overwrite, sr=args.sr,
                                 channels=args.channels, dtype=args.dtype, block_frames=args.block_frames,
                                 start_method=args.start_method, progress=not args.quiet, verify=args.verify,
+                                keep_extension=args.keep_extension,
                                 **params)
     except KeyboardInterrupt as stop:
         print(f"fastspec convert: stopped; {stop}", file=sys.stderr)
@@ -206,7 +209,10 @@ def cmd_invert(args):
 
 def build_parser():
     """Return the ``fastspec`` argument parser."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="fastspec", description="Fast spectrograms, mel features and inversion.")
+    parser.add_argument("--version", action="version", version=f"fastspec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_convert(sub)
     _add_plot(sub)

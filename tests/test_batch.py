@@ -210,8 +210,18 @@ def test_inputs_glob_list_files_and_collisions(tree, tmp_path):
     (tmp_path / "x").mkdir()
     sf.write(tmp_path / "x" / "s.wav", np.zeros(100), 8000)
     sf.write(tmp_path / "x" / "s.flac", np.zeros(100), 8000)
-    with pytest.raises(ParameterError, match=r"s\.(flac|wav) and .*s\.(flac|wav) would both be written to"):
+    sf.write(tmp_path / "x" / "t.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "x" / "t.ogg", np.zeros(100), 8000)
+    # Every clash in one report, not one per run.
+    with pytest.raises(ParameterError, match=r"2 output\(s\) would be written twice") as info:
         batch.convert(tmp_path / "x", tmp_path / "out", workers=1, progress=False)
+    assert "s.npy" in str(info.value) and "t.npy" in str(info.value) and "--keep-extension" in str(info.value)
+    summary = batch.convert(tmp_path / "x", tmp_path / "out", workers=1, progress=False, keep_extension=True)
+    assert sorted(batch.read_manifest(tmp_path / "out")) == ["s.flac.npy", "s.wav.npy", "t.ogg.npy", "t.wav.npy"]
+    assert len(summary.converted) == 4
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no audio files found"):
+        batch.convert(tmp_path / "empty", tmp_path / "out2", workers=1, progress=False)
     with pytest.raises(ParameterError, match="input '.*nowhere' does not exist"):
         batch.convert(tmp_path / "nowhere", tmp_path / "out", workers=1)
 
@@ -655,3 +665,29 @@ def test_a_truncated_input_converts_with_a_warning_recorded(tmp_path):
     y, _ = sf.read(src / "cut.wav", dtype="float32")
     with batch.deterministic_fft():
         np.testing.assert_array_equal(np.load(out / "cut.npy"), feature.melspectrogram(y, sr=16000, **PARAMS))
+
+
+def test_fmax_is_checked_against_each_files_own_rate(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sf.write(src / "wide.wav", _tone_noise(44100, 1.0, seed=50), 44100)
+    sf.write(src / "narrow.wav", _tone_noise(16000, 1.0, seed=51), 16000)
+    summary = batch.convert(src, out, feature="logmel", workers=1, progress=False, fmax=16000.0, n_mels=64)
+    assert summary.converted == [str(src / "wide.wav")]  # 16 kHz fits 44.1 kHz, not 16 kHz
+    assert [s for s, _ in summary.failed] == [str(src / "narrow.wav")]
+    assert "fmax=16000.0 must be <= sr / 2 = 8000.0" in summary.failed[0][1]
+
+
+def test_a_features_warning_is_given_once_per_run(tmp_path):
+    import warnings
+
+    src, out = _small_corpus(tmp_path / "in"), tmp_path / "out"
+    sf.write(src / "other_rate.wav", _tone_noise(22050, 1.0, seed=60), 22050)
+    log = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:  # the filters as they are, none added
+        batch.convert(src, out, feature="logmel", preset="torchaudio", workers=2, start_method="fork",
+                      progress=False, log=log)
+    assert not [w for w in caught if "Empty filters" in str(w.message)]  # not repeated by Python either
+    text = log.getvalue()
+    assert text.count("Empty filters detected") in (1, 2), text  # once per distinct text (rate), not per worker
+    assert "WARNING: Empty filters detected in mel frequency basis (n_mels=128, n_fft=400, sr=16000)" in text

@@ -131,3 +131,11 @@ def test_info_audio_and_feature(tones, tmp_path, capsys):
 def test_demo_still_runs(tmp_path, capsys):
     assert cli.main(["demo", "--outdir", str(tmp_path), "--duration", "1"]) == 0
     assert (tmp_path / "spectrogram.png").exists()
+
+
+def test_version(capsys):
+    import fastspec
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"fastspec {fastspec.__version__}"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastspec
-from fastspec import data, feature, filters
+from fastspec import ParameterError, data, feature, filters
 from fastspec._kernels import filterbank as kernels
 from fastspec.feature import MFCC, MelSpectrogram
 from fastspec.reference import feature as ref
@@ -561,3 +561,26 @@ def test_every_error_message():
         filters.SparseFilterbank(np.ones(5))
     with pytest.raises(P, match=r"n_out=30 must be <= n_in=20"):
         filters.dct(30, 20)
+
+
+def test_melspectrogram_ref_may_be_a_function_as_in_power_to_db():
+    y = data.speech(16000, 1.0)
+    M = fastspec.melspectrogram(y, sr=16000, n_fft=512, hop_length=128)
+    for reference in (np.max, np.median, lambda S: 0.5 * S.mean()):
+        ours = fastspec.melspectrogram(y, sr=16000, n_fft=512, hop_length=128, log="db", ref=reference)
+        expected = librosa.power_to_db(M, ref=reference)
+        np.testing.assert_allclose(ours, expected, atol=1e-4)
+        np.testing.assert_allclose(fastspec.MelSpectrogram(sr=16000, n_fft=512, hop_length=128, log="db",
+                                                           ref=reference).from_spectrogram(
+            fastspec.spectrogram(y, n_fft=512, hop_length=128, power=2.0)), expected, atol=1e-4)
+    with pytest.raises(ParameterError, match="only log='db' uses"):
+        fastspec.melspectrogram(y, sr=16000, ref=np.max)
+
+
+def test_soundfile_layout_is_pointed_out():
+    y = np.zeros((48000, 2), dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"pass y\.T"):
+        fastspec.spectrogram(y, n_fft=4, hop_length=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastspec.spectrogram(y.T, n_fft=512)  # channels first: no warning

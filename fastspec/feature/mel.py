@@ -6,6 +6,7 @@ import numpy as np
 from .. import _validate, filters
 from .._kernels import filterbank, pipeline
 from .._validate import ParameterError
+from ..decibel import power_to_db
 from ..stft import Stft
 from .presets import LOGS, PRESET, cached, resolve, round_half_up, warn_all
 
@@ -51,8 +52,9 @@ class MelSpectrogram:
         Floor before the logarithm, > 0. With ``preset="psf"`` exact zeros are replaced by it
         (``numpy.where(S == 0, eps, S)``, also without ``log``); otherwise values below it
         are raised to it.
-    ref : float
-        Reference power of 0 dB (``log="db"``).
+    ref : float or callable
+        Reference power of 0 dB (``log="db"``), or a function of the mel energies such as
+        ``numpy.max`` (as ``power_to_db(S, ref=numpy.max)``).
     top_db : float or None
         Dynamic range kept by ``log="db"``.
     preset : {"librosa", "torchaudio", "psf"}
@@ -91,11 +93,18 @@ class MelSpectrogram:
             raise ParameterError(f"log={log!r} must be None, 'db' or 'ln'")
         self._log = log
         self._amin = _validate.positive_float(p["amin"], "amin")
-        self._ref_db = 10.0 * np.log10(max(self._amin, _validate.positive_float(ref, "ref")))
+        # A function of the spectrogram as ref (librosa's power_to_db(S, ref=np.max)) needs the
+        # energies whole: the pass then computes them, and power_to_db takes the logarithm after.
+        self._ref_of = ref if callable(ref) and log == "db" else None
+        if callable(ref) and log != "db":
+            raise ParameterError(f"ref={ref!r} is a function, which only log='db' uses")
+        self._fused_log = None if self._ref_of is not None else log
+        self._ref_db = 0.0 if self._ref_of is not None else \
+            10.0 * np.log10(max(self._amin, _validate.positive_float(ref, "ref")))
         top_db = p["top_db"]
         self._top_db = None if top_db is None else _validate.positive_float(top_db, "top_db", allow_zero=True)
         self._top_db_axes = p["top_db_axes"]
-        self._floor = p["floor"] if (log is not None or p["floor"] == "zero") else None
+        self._floor = p["floor"] if (self._fused_log is not None or p["floor"] == "zero") else None
         self._preemphasis = float(p["preemphasis"])
         if not np.isfinite(self._preemphasis):
             raise ParameterError(f"preemphasis={p['preemphasis']!r} must be a finite number")
@@ -148,6 +157,8 @@ class MelSpectrogram:
     filterbank = property(lambda self: self._basis, doc="The dense (read-only) mel filterbank.")
     sparse_filterbank = property(lambda self: self._sparse, doc="The :class:`~fastspec.filters.SparseFilterbank`.")
     top_db = property(lambda self: self._top_db, doc="The dynamic range kept by ``log='db'`` (None: no clip).")
+    notices = property(lambda self: tuple(self._notices),
+                       doc="The warnings this transform gives at each call, as text (empty bands, psf's truncation).")
 
     @property
     def frame_local(self):
@@ -180,12 +191,12 @@ class MelSpectrogram:
             np.maximum(rows, self._amin, out=rows)
         elif self._floor == "zero":
             filterbank.replace_zeros(rows.reshape(-1, rows.shape[-1]), rows.dtype.type(self._amin))
-        if self._log == "db":
+        if self._fused_log == "db":
             np.log10(rows, out=rows)
             np.multiply(rows, 10.0, out=rows)
             if self._ref_db != 0.0:
                 np.subtract(rows, self._ref_db, out=rows, casting="same_kind")
-        elif self._log == "ln":
+        elif self._fused_log == "ln":
             np.log(rows, out=rows)
 
     def _pipeline_args(self, dtype, energy_col):
@@ -272,9 +283,14 @@ class MelSpectrogram:
             Frames-major in memory (as librosa's).
         """
         frames_major, lead = self._rows(y, dtype)
-        if self._log == "db":
+        if self._fused_log == "db":
             self._clip(frames_major, lead, self._top_db)
-        return np.swapaxes(frames_major, -1, -2).reshape(lead + (self._n_mels, frames_major.shape[1]))
+        return self._with_ref(np.swapaxes(frames_major, -1, -2).reshape(lead + (self._n_mels, frames_major.shape[1])))
+
+    def _with_ref(self, M):
+        if self._ref_of is None:
+            return M
+        return power_to_db(M, ref=self._ref_of, amin=self._amin, top_db=self._top_db)
 
     def from_spectrogram(self, S):
         """Mel spectrogram of a precomputed ``|STFT|**power`` (librosa's ``S=`` argument).
@@ -300,9 +316,9 @@ class MelSpectrogram:
         if self._floor is not None:
             self._finish(frames_major)
         frames_major = frames_major.reshape((-1, S.shape[-1], self._n_mels))
-        if self._log == "db":
+        if self._fused_log == "db":
             self._clip(frames_major, lead, self._top_db)
-        return np.swapaxes(frames_major, -1, -2).reshape(lead + (self._n_mels, S.shape[-1]))
+        return self._with_ref(np.swapaxes(frames_major, -1, -2).reshape(lead + (self._n_mels, S.shape[-1])))
 
 
 def preemphasise(y, coeff, out):

@@ -84,6 +84,7 @@ class MFCC:
     n_mfcc = property(lambda self: self._n_mfcc, doc="Number of coefficients.")
     mel = property(lambda self: self._mel, doc="The underlying log :class:`MelSpectrogram`.")
     top_db = property(lambda self: self._top_db, doc="The dynamic range kept before the DCT (None: no clip).")
+    notices = property(lambda self: tuple(self._notices), doc="The warnings this transform gives, as text.")
 
     @property
     def frame_local(self):

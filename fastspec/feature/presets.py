@@ -1,7 +1,9 @@
 """The presets' defaults, the resolution of ``PRESET`` arguments, and the cache of built transforms."""
 
+import contextlib
 import decimal
 import functools
+import threading
 import warnings
 
 import numpy as np
@@ -62,8 +64,29 @@ def resolve(preset, **given):
     return values
 
 
+_quiet = threading.local()
+
+
+@contextlib.contextmanager
+def quiet():
+    """Context manager: transforms built or called in it by this thread give no warnings.
+
+    For a caller that reports the warnings itself (:attr:`MelSpectrogram.notices`), such as the
+    batch converter, which builds each transform once per worker and sample rate. Thread-local, so
+    other threads keep theirs (``warnings.catch_warnings`` is process-wide).
+    """
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
+
+
 def warn_all(notices, stacklevel):
     """Give each of a transform's warnings (``UserWarning``), attributed ``stacklevel`` frames up."""
+    if getattr(_quiet, "on", False):
+        return
     for text in notices:
         warnings.warn(text, UserWarning, stacklevel=stacklevel + 1)
 

@@ -115,7 +115,7 @@ def _sigterm(signum, frame):
 def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, scheduler=None, dask_local=False,
             glob=None, format="npy", manifest="jsonl", overwrite=False, sr=None, channels="mix",
             dtype="float32", block_frames=16384, start_method="auto", progress=True, log=None, verify=False,
-            **params):
+            keep_extension=False, **params):
     """Convert audio files to feature files, in parallel, resumable.
 
     Parameters
@@ -145,6 +145,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         ``manifest.csv``.
     overwrite : bool
         Convert every input again, even when its output is complete.
+    keep_extension : bool
+        Name outputs ``x.wav.npy`` instead of ``x.npy`` (for trees holding ``x.wav`` and ``x.flac``).
     verify : bool
         On resume, also hash each finished output against the manifest's SHA-256 (reads every
         output). Without it, an output is kept when its input's size and modification time, its
@@ -176,8 +178,9 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     Raises
     ------
     ParameterError
-        Unknown feature or parameter, bad option, missing input, two inputs mapping to one
-        output, or an output folder made with other parameters (without ``overwrite``).
+        Unknown feature or parameter, bad option, missing input, no audio input at all, inputs
+        mapping to one output (all listed), or an output folder made with other parameters (without
+        ``overwrite``).
     KeyboardInterrupt
         After Ctrl-C, once the workers are stopped and partial files removed (the manifest
         keeps what finished; a re-run resumes).
@@ -195,7 +198,10 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         raise ParameterError("pass at most one of client, scheduler and dask_local")
 
     outdir = os.path.abspath(os.fspath(outdir))
-    mapping = output_paths(find_inputs(inputs, glob=glob), outdir, format)
+    found = find_inputs(inputs, glob=glob)
+    if not found:
+        raise ParameterError(f"no audio files found in {inputs!r}" + (f" matching glob={glob!r}" if glob else ""))
+    mapping = output_paths(found, outdir, format, keep_extension)
     os.makedirs(outdir, exist_ok=True)
     with lock_folder(outdir):  # a second run into this folder is refused, not interleaved
         sweep_temp(outdir)  # left by a run that was killed outright
@@ -264,7 +270,7 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
     job = Job(feature, tuple(sorted(resolved_params(feature, params).items())),
               None if sr is None else _validate.positive_int(sr, "sr"), channels, np.dtype(dtype).name, format,
               block_frames)
-    feature_for(job, job.sr or 22050)
+    feature_for(job, job.probe_sr)  # parameter errors now, not once per file
     return job
 
 
@@ -337,6 +343,7 @@ class _Journal:
         self._previous = previous
         self.failures = []  # (src, dst, reason, kind)
         self.disk_full = None
+        self._notices = set()
         self._file = open(summary.manifest, "a", encoding="utf-8")
 
     def on_result(self, src, dst, fields, reason, kind="error"):
@@ -359,6 +366,10 @@ class _Journal:
                  "duration": fields["duration"], "shape": fields["shape"], "dtype": fields["dtype"],
                  "params": self._described, "sha256": fields["sha256"], "job": self._job.signature,
                  "input_file": fields["input"], "output_bytes": fields["output_bytes"]}
+        for text in fields["notices"]:  # the feature's own warnings: each said once per run
+            if text not in self._notices:
+                self._notices.add(text)
+                self._report.message(f"fastspec convert: WARNING: {text}")
         if fields["warnings"]:  # converted, but from a damaged file: said now and kept with the entry
             entry["warnings"] = fields["warnings"]
             for text in fields["warnings"]:

@@ -8,6 +8,7 @@ import numpy as np
 from ... import compat, feature
 from ..._validate import ParameterError
 from ...decibel import power_to_db
+from ...feature.presets import quiet
 from ...parameters import FEATURES, KINDS, MEL_PARAMS, STFT_PARAMS
 from ...stft import Stft
 
@@ -23,9 +24,16 @@ class Feature:
     """
 
     def __init__(self, name, params, sr, dtype):
+        # Built once per worker and sample rate: the transforms' warnings (empty mel bands...)
+        # would repeat that often, so they are kept in ``notices``, which the run reports once.
+        with quiet():
+            self._build(name, params, sr, dtype)
+
+    def _build(self, name, params, sr, dtype):
         self.dtype = np.dtype(dtype)
         p = dict(params)
         self.top_db, self.post, self.blockable, self.frame_axis = None, None, True, -1
+        self.notices = ()  # the warnings of the transforms built, as text
         if name.startswith("seed-"):
             self._seed(name, p, sr)
         elif name in ("spectrogram", "logspec"):
@@ -56,6 +64,7 @@ class Feature:
             mel_frames = feature.MelSpectrogram(sr=sr, log="db", top_db=None, **dict(mel_kw, center=False))
             self.post = transform.from_log_mel
             self.stft = transform.mel.stft
+            self.notices = tuple(dict.fromkeys(transform.notices + mel_frames.notices))
             self.frames = lambda seg: mel_frames(seg, dtype=self.dtype)
         else:
             log = "db" if name == "logmel" else None
@@ -64,9 +73,11 @@ class Feature:
             self.blockable, self.top_db = mel.frame_local, mel.top_db if log else None
             mel_frames = feature.MelSpectrogram(sr=sr, log=log, **dict(p, center=False, top_db=None))
             self.stft = mel.stft
+            self.notices = tuple(dict.fromkeys(mel.notices + mel_frames.notices))
             self.frames = lambda seg: mel_frames(seg, dtype=self.dtype)
         if not name.startswith("seed-"):
             self.n_fft, self.hop_length = self.stft.n_fft, self.stft.hop_length
+
 
     def _seed(self, name, p, sr):
         """Set up the seed notebook's features (fastspec.compat), on whole signals only.

@@ -72,21 +72,28 @@ def find_inputs(inputs, *, glob=None):
     return unique
 
 
-def output_paths(found, outdir, fmt):
-    """Map inputs to outputs mirroring the tree under the inputs' common root."""
+def output_paths(found, outdir, fmt, keep_extension=False):
+    """Map inputs to outputs mirroring the tree under the inputs' common root.
+
+    ``x.wav`` becomes ``x.npy``, or ``x.wav.npy`` with ``keep_extension`` (for trees holding
+    ``x.wav`` and ``x.flac``). Every pair of inputs that would share an output is reported at once.
+    """
     if not found:
         return []
     roots = {root for _, root in found}
     common = os.path.commonpath(sorted(roots)) if len(roots) > 1 else roots.pop()
-    mapping, owners = [], {}
+    mapping, owners, clashes = [], {}, []
     for path, _ in found:
         rel = os.path.relpath(path, common)
-        dst = os.path.join(outdir, os.path.splitext(rel)[0] + "." + fmt)
+        dst = os.path.join(outdir, (rel if keep_extension else os.path.splitext(rel)[0]) + "." + fmt)
         if dst in owners:
-            raise ParameterError(f"{path} and {owners[dst]} would both be written to {dst}; "
-                                 "select one kind with glob (--glob)")
+            clashes.append(f"{path} and {owners[dst]} -> {dst}")
+            continue
         owners[dst] = path
         mapping.append((path, dst))
+    if clashes:
+        shown = "\n  ".join(clashes[:20]) + (f"\n  ... and {len(clashes) - 20} more" if len(clashes) > 20 else "")
+        raise ParameterError(f"{len(clashes)} output(s) would be written twice:\n  {shown}\nkeep the audio "
+                             "extension in the output names (keep_extension=True, --keep-extension) or select "
+                             "one kind with glob (--glob)")
     return mapping
-
-

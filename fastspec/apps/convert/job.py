@@ -56,6 +56,15 @@ class Job:
     block_frames: int
 
     @property
+    def probe_sr(self):
+        """A rate to build the feature at before any file is read (checks, warm-up).
+
+        ``sr``, else one every frequency parameter fits: each file's own rate is checked when the
+        file is read, so ``fmax=16000`` is not refused for an assumed 22050 Hz.
+        """
+        return self.sr or max(22050, 2 * float(dict(self.params).get("fmax") or 0.0))
+
+    @property
     def signature(self):
         """Hash of everything that determines an output's content."""
         blob = json.dumps([self.feature, self.params, self.sr, self.channels, self.dtype, self.format], default=str)
@@ -180,7 +189,8 @@ def convert_file(job, src, dst):
                 audio_io.save_feature(dst, result)
         return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
                 "shape": list(shape), "dtype": job.dtype, "sha256": digest, "input": fingerprint,
-                "output_bytes": os.path.getsize(dst), "warnings": list(stream.info.problems)}
+                "output_bytes": os.path.getsize(dst), "warnings": list(stream.info.problems),
+                "notices": list(feat.notices)}
 
 
 def input_fingerprint(path):
@@ -309,7 +319,7 @@ def warm(job, sr):
 
     Runs in a worker, or in the parent before forking so that every worker inherits them.
     """
-    feat = feature_for(job, sr or 22050)
+    feat = feature_for(job, sr or job.probe_sr)
     lead = (2,) if job.channels == "all" else ()
     with deterministic_fft():
         feat.whole(np.full(lead + (4 * feat.n_fft,), 0.1, dtype=job.dtype))

@@ -36,13 +36,18 @@ class Progress:
             return
         speed, eta = self._stats()
         if self._tty:
-            if self.bar is None:
-                from tqdm import tqdm
+            from tqdm import tqdm
 
-                self.bar = tqdm(total=self.total / 3600, file=self.stream,
-                                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} h audio [{elapsed}<{remaining}{postfix}]")
-            self.bar.set_postfix_str(f"{self.done_files}/{self.n_files} files, {speed:,.0f}x real time", refresh=False)
-            self.bar.update(seconds / 3600)
+            if self.bar is None:
+                self.bar = tqdm(total=max(self.total, 1e-9) / 3600, file=self.stream,
+                                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} h audio [{elapsed}{postfix}]")
+            # Set, not added: a header that under-states a file's length, or float sums, must not
+            # take the bar past its total (tqdm's clamping warning, a negative remaining time).
+            self.bar.n = min(self.done_seconds, self.total) / 3600
+            left = tqdm.format_interval(eta) if eta != float("inf") else "?"
+            self.bar.set_postfix_str(f"ETA {left}, {self.done_files}/{self.n_files} files, {speed:,.0f}x real time",
+                                     refresh=False)
+            self.bar.refresh()
         elif time.perf_counter() - self._last_log >= self._interval or self.done_files == self.n_files:
             self._last_log = time.perf_counter()
             print(f"fastspec convert: {self.done_files}/{self.n_files} files, "
