@@ -540,6 +540,36 @@ def load_feature(path, *, mmap_mode=None):
         return z["feature"]
 
 
+def c_order_copy(src, dst, block_frames):
+    """Copy a frames-major ``.npy`` (:class:`NpyWriter`'s) to ``dst`` in C order, atomically.
+
+    The layout ``np.save`` gives a ``(..., n_bins, n_frames)`` array and loaders expect; written a
+    block of frames at a time through a memory map, so memory stays at one block.
+
+    Parameters
+    ----------
+    src, dst : str
+    block_frames : int
+    """
+    with open(src, "rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+    tmp = temp_path(dst)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape, fortran_order=False)
+        t = 0
+        for rows in iter_frames(src, block_frames):
+            out[..., t:t + rows.shape[-1]] = rows
+            t += rows.shape[-1]
+        out.flush()
+        del out
+        os.replace(tmp, dst)
+    except BaseException:
+        remove_if_exists(tmp)
+        raise
+
+
 def iter_frames(path, block_frames):
     """Read a frames-major ``.npy`` (as :class:`NpyWriter` writes) back in blocks of frames.
 

@@ -60,8 +60,9 @@ def _expected_logmel(path, **params):
 
 
 def _npy_bytes(array):
+    # Outputs are C-ordered (fortran_order False), as loaders expect.
     buf = io.BytesIO()
-    np.save(buf, array)
+    np.save(buf, np.ascontiguousarray(array))
     return buf.getvalue()
 
 
@@ -322,8 +323,24 @@ def test_seed_features_equal_compat(tree, tmp_path):
         pretty = compat.pretty_spectrogram(y, fft_size=1024, step_size=64, log=True, thresh=4.0)
         expected = compat.make_mel(pretty, mel_filter, shorten_factor=4)
     got = np.load(tmp_path / "one.npy")
-    assert got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
+    # The notebook's numbers (float16 from make_mel), stored in the run's dtype as the manifest says.
+    assert got.dtype == np.float32 and batch.read_manifest(tmp_path)["one.npy"]["dtype"] == "float32"
+    np.testing.assert_array_equal(got, expected.astype(np.float32))
+    # seed-pretty in librosa's layout (n_bins, n_frames), and in float64 when asked.
+    out = tmp_path / "pretty"
+    batch.convert(tree / "a" / "one.wav", out, feature="seed-pretty", workers=1, progress=False, dtype="float64",
+                  fft_size=1024, step_size=64)
+    got = np.load(out / "one.npy")
+    with batch.deterministic_fft():
+        pretty = compat.pretty_spectrogram(y, fft_size=1024, step_size=64)
+    assert got.dtype == np.float64 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, pretty.T)
+
+
+def test_seed_mel_at_44k_says_to_raise_fft_size(tree, tmp_path):
+    summary = batch.convert(tree / "a" / "b" / "three.wav", tmp_path, feature="seed-mel", workers=1, progress=False)
+    [(_, reason)] = summary.failed
+    assert "raise fft_size (--fft-size 2048)" in reason
 
 
 # ----- interruption ------------------------------------------------------------------------------
@@ -337,8 +354,8 @@ SLOW = ["--feature", "mfcc", "--n-fft", "2048", "--hop-length", "32", "--workers
 
 
 def _cli(*args):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", *map(str, args)], env=env,
+    # The installed fastspec: the tests' working folder is outside the checkout.
+    return subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 import soundfile
+import soundfile as sf
 
 import fastspec
 from fastspec.cli import main
@@ -38,3 +40,57 @@ def test_invert_command_round_trip(tmp_path, capsys):
     assert main(["invert", str(tmp_path / "missing.npy"), "-o", str(tmp_path / "x.wav")]) == 2
     assert "missing.npy" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
+
+
+# ----- convert -> invert: the files say how they were made ----------------------------------------
+ROUND_TRIP = [
+    ("spectrogram", {}), ("spectrogram", {"power": 2.0}), ("logspec", {}), ("mel", {}), ("logmel", {}),
+    ("logmel", {"preset": "torchaudio", "n_mels": 64}), ("mfcc", {"n_mfcc": 40, "n_mels": 64}),
+    ("seed-pretty", {"fft_size": 512, "step_size": 128}),
+    ("seed-mel", {"fft_size": 1024, "step_size": 128, "n_freq_components": 32}),
+]
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rec")
+    y = fastspec.data.speech(16000, 1.5, seed=3) * 0.5
+    sf.write(folder / "speech.wav", y, 16000, subtype="PCM_16")
+    return folder / "speech.wav", y.size
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+@pytest.mark.parametrize("feature, params", ROUND_TRIP, ids=[f"{f}-{'-'.join(p)}" for f, p in ROUND_TRIP])
+def test_convert_then_invert_gives_back_the_recording(recording, tmp_path, fmt, feature, params):
+    from fastspec import batch
+    from fastspec.apps.invert import invert_file
+
+    wav, n_samples = recording
+    batch.convert(wav, tmp_path, feature=feature, format=fmt, workers=1, progress=False, n_fft=1024,
+                  hop_length=256, **params) if not feature.startswith("seed") else \
+        batch.convert(wav, tmp_path, feature=feature, format=fmt, workers=1, progress=False, **params)
+    result = invert_file(tmp_path / f"speech.{fmt}", tmp_path / "back.wav", n_iter=8, rng=0)
+    back, sr = sf.read(tmp_path / "back.wav")
+    assert sr == 16000 and result["sr"] == 16000 and result["kind"] == feature
+    hop = params.get("step_size", 256)
+    assert abs(back.shape[0] - n_samples) <= hop, (back.shape, n_samples)
+    sc = result["spectral_convergence"]
+    assert sc is not None and np.isfinite(sc) and sc < -2.0, sc  # something of the recording came back
+
+
+def test_psf_features_say_they_cannot_be_inverted(recording, tmp_path):
+    from fastspec import batch
+    from fastspec.apps.invert import invert_file
+
+    batch.convert(recording[0], tmp_path, feature="mfcc", preset="psf", workers=1, progress=False)
+    with pytest.raises(fastspec.ParameterError, match="preset='psf' cannot be inverted"):
+        invert_file(tmp_path / "speech.npy", tmp_path / "back.wav")
+
+
+def test_invert_checks_its_output_before_the_work(recording, tmp_path):
+    from fastspec.apps.invert import invert_file
+
+    with pytest.raises(fastspec.ParameterError, match="does not exist"):
+        invert_file(recording[0], tmp_path / "missing" / "back.wav", kind="mel")
+    with pytest.raises(fastspec.ParameterError, match="needs an extension"):
+        invert_file(recording[0], tmp_path / "back", kind="mel")

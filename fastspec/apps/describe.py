@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-__all__ = ["FEATURE_SUFFIXES", "describe_file", "manifest_entry"]
+__all__ = ["FEATURE_SUFFIXES", "describe_file", "feature_metadata", "manifest_entry"]
 
 FEATURE_SUFFIXES = (".npy", ".npz")
 
@@ -24,6 +24,34 @@ def manifest_entry(path):
         if parent == folder:
             return None
         folder = parent
+
+
+def feature_metadata(path):
+    """How a converted feature file was made, or None for an array ``fastspec convert`` did not write.
+
+    From an ``.npz``'s own metadata, else the manifest line of the file.
+
+    Returns
+    -------
+    dict or None
+        ``feature`` (its name), ``params`` (every parameter, with ``sr`` as asked, ``channels``
+        and ``dtype``), ``sr`` (the file's rate), ``hop_length`` and, from the manifest,
+        ``duration`` (of the input, in seconds).
+    """
+    import json
+
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            if "params" in z.files and "kind" in z.files:
+                return {"feature": str(z["kind"]), "params": json.loads(str(z["params"])), "sr": int(z["sr"]),
+                        "hop_length": int(z["hop_length"]),
+                        "duration": float(z["duration"]) if "duration" in z.files else None}
+    entry = manifest_entry(path)
+    if entry is None or "params" not in entry:
+        return None
+    return {"feature": entry["params"]["feature"], "params": entry["params"], "sr": entry["sr"],
+            "hop_length": entry.get("hop_length"), "duration": entry.get("duration")}
 
 
 def describe_file(path):

@@ -7,6 +7,7 @@ from .._validate import ParameterError
 from ..compat.upgrade import pretty_to_audio
 from ..inverse import mel_to_audio, mfcc_to_mel
 from ..phase import griffin_lim
+from .describe import feature_metadata
 
 __all__ = ["FEATURE_KINDS", "invert_file"]
 
@@ -83,16 +84,18 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         normalisation and the file's quantisation; the worst channel; else None) and
         ``output_path``.
     """
-    import os
-
-    import soundfile
-
     from .. import decibel
     from .. import feature as _feature
 
     if normalize not in ("auto", True, False):
         raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
+    output_path = _check_output(output_path)
     array, meta, is_audio = _read_input(input_path)
+    made = None if is_audio or kind is not None else feature_metadata(input_path)
+    if made is not None:  # written by fastspec convert: it says what it is and how it was made
+        gl_kw = dict(n_iter=n_iter, momentum=momentum, init=init, rng=rng)
+        y_out, sr, sc, kind = _invert_converted(np.asarray(array), made, gl_kw)
+        return _write(y_out, output_path, sr, normalize, kind, subtype, sc)
 
     def pick(value, key, default):
         if value is not None:
@@ -152,16 +155,42 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         y_out = mel_to_audio(mel, length=length, norm=mel_norm, **mel_kw, **gl_kw)
     else:
         y_out, history = pretty_to_audio(array, fft_size=fft_size, step_size=step_size, return_history=True, **gl_kw)
-    y_out = np.atleast_2d(y_out.reshape((-1, y_out.shape[-1])))
-    peak = float(np.max(np.abs(y_out))) if y_out.size else 0.0
-    if normalize == "auto":
-        normalize = True if kind == "pretty" else ("clip" if peak > 1.0 else False)
-    if normalize and peak > 0:
-        y_out = y_out * ((0.999 if normalize == "clip" else 0.9) / peak)
+    sc = float(np.max(history[..., -1])) if history is not None else None
+    return _write(y_out, output_path, sr, normalize, kind, subtype, sc)
+
+
+def _check_output(output_path):
+    """The output path, checked before any work: an extension soundfile knows, a folder that exists."""
+    import os
+
     output_path = os.fspath(output_path)
     ext = os.path.splitext(output_path)[1].lstrip(".").upper()
     if not ext:
         raise ParameterError(f"output_path={output_path!r} needs an extension (.wav, .flac, ...)")
+    import soundfile
+
+    if ext not in soundfile.available_formats():
+        raise ParameterError(f"output_path={output_path!r}: .{ext.lower()} is not a format soundfile writes "
+                             f"({', '.join(sorted(f.lower() for f in soundfile.available_formats()))})")
+    folder = os.path.dirname(os.path.abspath(output_path))
+    if not os.path.isdir(folder):
+        raise ParameterError(f"output_path={output_path!r}: the folder {folder} does not exist")
+    return output_path
+
+
+def _write(y_out, output_path, sr, normalize, kind, subtype, sc):
+    """Normalise as asked and write atomically; the summary :func:`invert_file` returns."""
+    import os
+
+    import soundfile
+
+    y_out = np.atleast_2d(y_out.reshape((-1, y_out.shape[-1])))
+    peak = float(np.max(np.abs(y_out))) if y_out.size else 0.0
+    if normalize == "auto":
+        normalize = True if kind in ("pretty", "seed-pretty", "seed-mel") else ("clip" if peak > 1.0 else False)
+    if normalize and peak > 0:
+        y_out = y_out * ((0.999 if normalize == "clip" else 0.9) / peak)
+    ext = os.path.splitext(output_path)[1].lstrip(".").upper()
     tmp = f"{output_path}.{os.getpid()}.fastspec-tmp"
     try:
         soundfile.write(tmp, y_out.T, sr, subtype=subtype, format=ext)
@@ -170,11 +199,66 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    sc = None
-    if history is not None:
-        sc = float(np.max(history[..., -1]))
     return {"kind": kind, "sr": sr, "n_samples": int(y_out.shape[-1]), "n_channels": int(y_out.shape[0]),
             "spectral_convergence": sc, "output_path": output_path}
+
+
+def _invert_converted(array, made, gl_kw):
+    """Invert what ``fastspec convert`` wrote, with the parameters it recorded.
+
+    Returns ``(audio, sr, spectral convergence in dB, feature name)``: the convergence of the
+    result's STFT magnitudes against the file's (spectrograms, the seed's features) or of its
+    mel energies against the file's (mel, log-mel, MFCC).
+    """
+    from .. import compat, decibel
+    from ..compat.upgrade import pretty_spectral_convergence
+    from ..feature import MelSpectrogram
+
+    name, p, sr = made["feature"], made["params"], int(made["sr"])
+    length = None if made.get("duration") is None else int(round(made["duration"] * sr))
+    if p.get("preset") == "psf":
+        raise ParameterError("features made with preset='psf' cannot be inverted: its pre-emphasis, frame "
+                             "truncation and natural-log energies have no inverse here")
+    if name in ("spectrogram", "logspec", "mel", "logmel", "mfcc"):
+        stft_kw = {k: p[k] for k in ("n_fft", "hop_length", "win_length", "window", "center", "pad_mode")}
+        if stft_kw["hop_length"] is None:  # torchaudio's default, win_length // 2
+            stft_kw["hop_length"] = made["hop_length"]
+    if name in ("spectrogram", "logspec"):
+        S = (decibel.db_to_amplitude(array) if name == "logspec"
+             else np.power(_validate.magnitude(array, None), 1.0 / p["power"]))
+        y, history = griffin_lim(S, length=length, return_history=True, **stft_kw, **gl_kw)
+        return y, sr, float(np.max(history[..., -1])), name
+    if name in ("mel", "logmel", "mfcc"):
+        mel_kw = dict(sr=sr, fmin=p["fmin"], fmax=p["fmax"], htk=p["htk"],
+                      norm=p["mel_norm"] if name == "mfcc" else p["norm"])
+        if name == "mfcc":
+            M = mfcc_to_mel(array, n_mels=p["n_mels"], dct_type=p["dct_type"], norm=p["norm"], lifter=p["lifter"])
+        else:
+            M = decibel.db_to_power(array) if name == "logmel" else array
+        M = np.asarray(M, dtype=np.float64)
+        y = mel_to_audio(M, power=p["power"], length=length, **mel_kw, **stft_kw, **gl_kw)
+        again = MelSpectrogram(n_mels=M.shape[-2], power=p["power"], preset=p["preset"], **mel_kw, **stft_kw)(y)
+        n = min(again.shape[-1], M.shape[-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sc = 20 * np.log10(np.linalg.norm(M[..., :n] - again[..., :n]) / np.linalg.norm(M[..., :n]))
+        return y, sr, float(sc), name
+    fft_size, step = int(p["fft_size"]), int(p["step_size"])
+    frames = array.reshape((-1,) + array.shape[-2:])
+    if name == "seed-pretty":  # stored (n_bins, n_frames): the notebook's array is its transpose
+        pretty = [x.T.astype(np.float64) for x in frames]
+    else:
+        _, inversion = compat.create_mel_filter(fft_size, n_freq_components=p["n_freq_components"],
+                                                start_freq=p["start_freq"], end_freq=p["end_freq"], samplerate=sr)
+        # The notebook's own way back: mel_to_spectrogram, transposed, as a log pretty spectrogram.
+        pretty = [compat.mel_to_spectrogram(x.astype(np.float16), inversion, spec_thresh=p["thresh"],
+                                            shorten_factor=p["shorten_factor"]).T.astype(np.float64) for x in frames]
+    log = p.get("log", True)
+    ys = [pretty_to_audio(x, fft_size=fft_size, step_size=step, log=log, **gl_kw) for x in pretty]
+    sc = max(pretty_spectral_convergence(x, y, fft_size=fft_size, step_size=step, log=log)
+             for x, y in zip(pretty, ys, strict=True))
+    n = length or max(y.shape[-1] for y in ys)
+    y = np.stack([np.pad(y[:n], (0, max(0, n - y.shape[-1]))) for y in ys]).reshape(array.shape[:-2] + (n,))
+    return y, sr, float(sc), name
 
 
 def _spectrogram_of(y, kind, stft_kw, top_db):

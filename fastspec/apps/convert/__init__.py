@@ -28,14 +28,14 @@ import time
 
 import numpy as np
 
-from ... import _engine, _validate
+from ... import __version__, _engine, _validate
 from ... import io as audio_io
 from ..._validate import ParameterError
 from ...parameters import FEATURES
 from .engines import CRASHED, cpu_count, dask_client, local_cluster, run_dask, run_local
 from .features import resolved_params
 from .inputs import find_inputs, output_paths
-from .job import Job, convert_file, deterministic_fft, feature_for
+from .job import AXES, UNITS, Job, convert_file, deterministic_fft, feature_for
 from .manifest import (
     FAILURES,
     MANIFEST,
@@ -156,8 +156,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     channels : {"mix", "first", "all"}
         Mix to mono, keep the first channel, or keep all (output ``(n_channels, ...)``).
     dtype : {"float32", "float64"}
-        Precision of the computation and the output (the seed features read float64 and
-        return what :mod:`fastspec.compat` returns, as the notebook does).
+        Precision of the computation and the output. The seed features compute in float64, as
+        the notebook does, and store their result in this dtype.
     block_frames : int
         Files longer than this many frames are converted in blocks of it (a multiple of 256).
     start_method : {"auto", "fork", "forkserver", "spawn"}
@@ -264,8 +264,6 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
     block_frames = _validate.positive_int(block_frames, "block_frames")
     if block_frames % _engine.MAX_BLOCK:  # so every block starts where the whole-file transform's chunks do
         raise ParameterError(f"block_frames={block_frames} must be a multiple of {_engine.MAX_BLOCK}")
-    if feature.startswith("seed-"):
-        dtype = "float64"  # the notebook's data.astype('float64')
     # Resolved, so that a default given explicitly (n_mels=128) is the same job as one left out.
     job = Job(feature, tuple(sorted(resolved_params(feature, params).items())),
               None if sr is None else _validate.positive_int(sr, "sr"), channels, np.dtype(dtype).name, format,
@@ -365,7 +363,8 @@ class _Journal:
         entry = {"input": src, "output": rel, "sr": fields["sr"], "hop_length": fields["hop_length"],
                  "duration": fields["duration"], "shape": fields["shape"], "dtype": fields["dtype"],
                  "params": self._described, "sha256": fields["sha256"], "job": self._job.signature,
-                 "input_file": fields["input"], "output_bytes": fields["output_bytes"]}
+                 "input_file": fields["input"], "output_bytes": fields["output_bytes"], "axes": AXES,
+                 "units": UNITS[self._job.feature], "fastspec_version": __version__}
         for text in fields["notices"]:  # the feature's own warnings: each said once per run
             if text not in self._notices:
                 self._notices.add(text)

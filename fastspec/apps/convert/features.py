@@ -1,6 +1,5 @@
 """The features a conversion computes: each one's whole-signal function and its block stages."""
 
-import functools
 import inspect
 
 import numpy as np
@@ -82,17 +81,24 @@ class Feature:
     def _seed(self, name, p, sr):
         """Set up the seed notebook's features (fastspec.compat), on whole signals only.
 
-        Their normalisation (``pretty_spectrogram``) and time zoom (``make_mel``) are global.
+        Their normalisation (``pretty_spectrogram``) and time zoom (``make_mel``) are global. The
+        signal is taken to float64 as the notebook does (``compat`` computes in float64).
         """
         self.blockable = False
         pretty_kw = {k: p[k] for k in ("log", "thresh", "fft_size", "step_size") if k in p}
         self.n_fft, self.hop_length = int(p.get("fft_size", 512)), int(p.get("step_size", 64))
         if name == "seed-pretty":
-            one = functools.partial(compat.pretty_spectrogram, **pretty_kw)
-            self.frame_axis = 0  # the notebook's (n_frames, n_bins)
+            def one(y):  # stored as (n_bins, n_frames), as every feature: the notebook's array transposed
+                return compat.pretty_spectrogram(y, **pretty_kw).T
         else:
             filter_kw = {k: p[k] for k in ("n_freq_components", "start_freq", "end_freq") if k in p}
-            mel_filter, _ = compat.create_mel_filter(self.n_fft, samplerate=sr, **filter_kw)
+            with np.errstate(divide="ignore", invalid="ignore"):  # empty bands: 0 / 0, checked below
+                mel_filter, _ = compat.create_mel_filter(self.n_fft, samplerate=sr, **filter_kw)
+            if not np.all(np.isfinite(mel_filter)):
+                raise ParameterError(f"at {sr:g} Hz, fft_size={self.n_fft} leaves some of the "
+                                     f"{filter_kw.get('n_freq_components', 64)} mel bands without an FFT bin "
+                                     "(the seed's filter is then NaN); raise fft_size (--fft-size 2048) or lower "
+                                     "n_freq_components")
             shorten = p.get("shorten_factor", 1)
             self.hop_length = int(round(self.hop_length * shorten))
 
@@ -100,7 +106,9 @@ class Feature:
                 return compat.make_mel(compat.pretty_spectrogram(y, log=True, **pretty_kw), mel_filter,
                                        shorten_factor=shorten)
 
-        self.whole = lambda y: one(y) if y.ndim == 1 else np.stack([one(channel) for channel in y])
+        # The notebook's float64 arithmetic, stored in the job's dtype.
+        self.whole = lambda y: np.ascontiguousarray(
+            (one(y) if y.ndim == 1 else np.stack([one(channel) for channel in y])).astype(self.dtype))
 
     def n_frames(self, n_samples):
         """Frames the whole-signal feature has for ``n_samples``."""

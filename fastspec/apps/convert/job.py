@@ -26,6 +26,16 @@ from ... import io as audio_io
 from ..._validate import ParameterError
 from .features import Feature
 
+AXES = "(channels, bins, frames)"
+"""The layout of every output: ``(n_bins, n_frames)``, with a leading channel axis for ``channels="all"``."""
+
+UNITS = {"spectrogram": "|STFT| ** power", "logspec": "dB of the power spectrogram (power_to_db, ref 1)",
+         "mel": "mel energies (|STFT| ** power through the filterbank)", "logmel": "dB of the mel energies",
+         "mfcc": "cepstral coefficients (DCT of the dB mel spectrogram)",
+         "seed-pretty": "log10 magnitude, 0 at the peak, floored at -thresh (the seed's pretty_spectrogram)",
+         "seed-mel": "the seed's make_mel of the pretty spectrogram"}
+"""What each feature's values are."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Job:
@@ -63,6 +73,19 @@ class Job:
         file is read, so ``fmax=16000`` is not refused for an assumed 22050 Hz.
         """
         return self.sr or max(22050, 2 * float(dict(self.params).get("fmax") or 0.0))
+
+    def metadata(self, sr, hop_length, duration):
+        """What a feature file carries about itself (an ``.npz`` inline; the manifest for both).
+
+        ``kind`` (the feature's name), ``params`` (every resolved parameter, as JSON), ``sr``, ``hop_length``,
+        ``duration`` (of the input, seconds),
+        ``axes``, ``units``, ``dtype`` and the ``fastspec_version`` that wrote it.
+        """
+        from ... import __version__
+
+        return {"kind": self.feature, "params": json.dumps(self.describe()), "sr": sr, "hop_length": hop_length,
+                "duration": duration, "axes": AXES, "units": UNITS[self.feature], "dtype": self.dtype,
+                "fastspec_version": __version__}
 
     @property
     def signature(self):
@@ -168,12 +191,14 @@ def convert_file(job, src, dst):
     # The input as it was when read: a re-run redoes the file if it has changed since.
     fingerprint = input_fingerprint(src)
     # A short file is read in one go, a long one in chunks well below a block of frames.
-    with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=job.dtype,
+    # The seed features read float64, as the notebook does (data.astype('float64')).
+    read_dtype = "float64" if job.feature.startswith("seed-") else job.dtype
+    with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=read_dtype,
                               block_size=max(1 << 16, job.block_frames * 16)) as stream:
         feat = feature_for(job, stream.sr)
         lead = (stream.n_channels,) if job.channels == "all" else ()
         n = stream.n_samples
-        extra = {"sr": stream.sr, "hop_length": feat.hop_length}
+        extra = job.metadata(stream.sr, feat.hop_length, stream.info.duration)
         if n == 0:
             result = feat.empty(lead)
         elif not feat.blockable or feat.n_frames(n) <= job.block_frames:
@@ -185,6 +210,7 @@ def convert_file(job, src, dst):
             shape, digest = _convert_blocks(feat, stream, lead, job, dst, extra)
         if result is not None:
             shape = result.shape
+            result = np.ascontiguousarray(result)  # C order (mel and MFCC results are transposed views)
             digest = audio_io.save_feature(dst, result, **extra) if job.format == "npz" else \
                 audio_io.save_feature(dst, result)
         return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
@@ -232,21 +258,25 @@ def _segments(feat, stream, block_frames):
 def _convert_blocks(feat, stream, lead, job, dst, extra):
     """Blocked conversion of a long file; returns ``(shape, sha256)``.
 
-    Blocks of frames go to the output as computed. A ``top_db`` clip then rewrites, in place,
-    the blocks that have values below the whole file's maximum less ``top_db``. MFCCs, whose
-    DCT comes after that clip, keep the log-mel blocks in a scratch file for a second pass.
+    Blocks of frames go to a frames-major scratch file as computed. A ``top_db`` clip then
+    rewrites, in place, the blocks that have values below the whole file's maximum less
+    ``top_db``. MFCCs, whose DCT comes after that clip, take a second pass into another scratch
+    file. The output is then copied from it in C order.
     """
     total = feat.n_frames(stream.n_samples)
-    # An .npz is packed from an .npy under a temporary name (swept if the run is killed).
-    final_npy = dst if job.format == "npy" else audio_io.temp_path(dst) + ".npy"
-    first = writer = None
+    scratch = []  # frames-major files under temporary names (swept if the run is killed)
+
+    def scratch_file(tag):
+        scratch.append(audio_io.temp_path(f"{dst}.{tag}") + ".npy")
+        return scratch[-1]
+
+    writer = None
     try:
         top = -np.inf
         for segment in _segments(feat, stream, job.block_frames):
             rows = feat.frames(segment)
             if writer is None:
-                target = audio_io.temp_path(dst) + ".npy" if feat.post is not None else final_npy
-                writer = first = audio_io.NpyWriter(target, lead, rows.shape[-2], total, rows.dtype)
+                writer = audio_io.NpyWriter(scratch_file("frames"), lead, rows.shape[-2], total, rows.dtype)
             if feat.top_db is not None:
                 top = max(top, rows.max())
             writer.write(rows)
@@ -258,22 +288,26 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
             for rows in audio_io.iter_frames(path, job.block_frames):
                 rows = feat.post(rows)
                 if writer is None:
-                    writer = audio_io.NpyWriter(final_npy, lead, rows.shape[-2], total, rows.dtype)
+                    writer = audio_io.NpyWriter(scratch_file("post"), lead, rows.shape[-2], total, rows.dtype)
                 writer.write(rows)
             path = writer.commit()
         shape = lead + (rows.shape[-2], writer.n_frames)
-        if job.format == "npz":
-            audio_io.npy_to_npz(path, dst, **extra)
-            audio_io.remove_if_exists(path)
+        writer = None
+        # Stored in C order, as np.save stores the whole-file array: the blocks were frames-major.
+        if job.format == "npy":
+            audio_io.c_order_copy(path, dst, job.block_frames)
+        else:
+            packed = scratch_file("c")
+            audio_io.c_order_copy(path, packed, job.block_frames)
+            audio_io.npy_to_npz(packed, dst, **extra)
         return shape, audio_io.sha256_file(dst)
     except BaseException:
         if writer is not None:
             writer.abort()
         raise
     finally:
-        if first is not None and feat.post is not None:  # the scratch log-mel file
-            audio_io.remove_if_exists(first.path)
-            audio_io.remove_if_exists(first.temp_path)
+        for name in scratch:
+            audio_io.remove_if_exists(name)
 
 
 def run_task(job, src, dst):
