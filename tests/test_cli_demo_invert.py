@@ -94,3 +94,48 @@ def test_invert_checks_its_output_before_the_work(recording, tmp_path):
         invert_file(recording[0], tmp_path / "missing" / "back.wav", kind="mel")
     with pytest.raises(fastspec.ParameterError, match="needs an extension"):
         invert_file(recording[0], tmp_path / "back", kind="mel")
+
+
+def test_demo_writes_the_same_bytes_every_run(tmp_path):
+    import subprocess
+    import sys
+
+    for run in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "fastspec.cli", "demo", "--outdir", str(tmp_path / run), "--duration",
+                        "1"], check=True, capture_output=True, timeout=300)
+    for name in ("example.wav", "inverted_pghi_griffin_lim.wav", "inverted_from_mel.wav"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_convert_in_a_terminal_prints_no_warnings(tmp_path):
+    """Driven in a pseudo-terminal, as a user runs it: the bar, and no Python or tqdm warning text."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        sf.write(src / f"t{i}.wav", fastspec.data.speech(16000, 1.0 + i, seed=i) * 0.5, 16000)
+    main_fd, child_fd = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", str(src), "-o", str(tmp_path / "out"),
+                            "--preset", "torchaudio", "--workers", "2"], stdin=child_fd, stdout=child_fd,
+                           stderr=child_fd, close_fds=True)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    assert run.wait(timeout=120) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "4 converted" in text and "h audio" in text  # the bar was drawn
+    for bad in ("Warning:", "TqdmWarning", "clamping frac", "<-", "Traceback"):
+        assert bad not in text, (bad, text[-2000:])
+    assert text.count("Empty filters detected") == 1  # the feature's own warning, once
