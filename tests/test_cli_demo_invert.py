@@ -139,3 +139,19 @@ def test_convert_in_a_terminal_prints_no_warnings(tmp_path):
     for bad in ("Warning:", "TqdmWarning", "clamping frac", "<-", "Traceback"):
         assert bad not in text, (bad, text[-2000:])
     assert text.count("Empty filters detected") == 1  # the feature's own warning, once
+
+
+def test_info_and_plot_read_an_npz_on_its_own(recording, tmp_path, capsys):
+    import shutil
+
+    from fastspec import batch
+
+    batch.convert(recording[0], tmp_path / "out", feature="seed-pretty", format="npz", workers=1, progress=False,
+                  fft_size=512, step_size=128)
+    alone = tmp_path / "alone.npz"  # away from its manifest: the file alone must say what it is
+    shutil.copy(tmp_path / "out" / "speech.npz", alone)
+    assert main(["info", str(alone)]) == 0
+    out = capsys.readouterr().out
+    assert "sr: 16000  hop_length: 128" in out and "feature=seed-pretty" in out and "fft_size=512" in out
+    assert main(["plot", str(alone), "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 1000

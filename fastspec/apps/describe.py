@@ -87,4 +87,12 @@ def describe_file(path):
         status = "ok" if io.sha256_file(path) == entry["sha256"] else "MISMATCH"
         lines += [f"input: {entry['input']}", f"sr: {entry['sr']}  duration: {entry['duration']:.3f} s",
                   f"parameters: {params}", f"sha256: {entry['sha256']} ({status})"]
+        if "units" in entry:
+            lines.append(f"axes: {entry['axes']}  units: {entry['units']}  written by fastspec "
+                         f"{entry['fastspec_version']}")
+    else:
+        made = feature_metadata(path)  # an .npz on its own carries the same
+        if made is not None:
+            params = ", ".join(f"{k}={v}" for k, v in made["params"].items() if v is not None)
+            lines += [f"sr: {made['sr']}  hop_length: {made['hop_length']}", f"parameters: {params}"]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from .._validate import ParameterError
-from .describe import FEATURE_SUFFIXES, manifest_entry
+from .describe import FEATURE_SUFFIXES, feature_metadata
 
 __all__ = ["plot_file"]
 
@@ -14,11 +14,11 @@ def _feature_picture(path, sr, hop_length, channel):
     from .. import decibel, io
 
     S = io.load_feature(path)
-    entry = manifest_entry(path)
-    params = entry["params"] if entry else {}
-    if entry:
-        sr, hop_length = entry["sr"], entry["hop_length"]
-    if path.endswith(".npz"):
+    made = feature_metadata(path)  # a converted file says its rate, hop and feature
+    params = made["params"] if made else {}
+    if made:
+        sr, hop_length = made["sr"], made["hop_length"]
+    elif path.endswith(".npz"):
         with np.load(path) as z:
             sr = int(z["sr"]) if "sr" in z else sr
             hop_length = int(z["hop_length"]) if "hop_length" in z else hop_length
@@ -33,7 +33,7 @@ def _feature_picture(path, sr, hop_length, channel):
         raise ParameterError(f"{path}: cannot draw a feature of shape {S.shape}")
     feature = params.get("feature", "")
     if feature == "seed-pretty":
-        S = 20 * S.T  # log10 magnitude, frames first -> dB, bins first
+        S = 20 * S  # log10 magnitude -> dB
     elif feature in ("spectrogram", "mel"):
         power = params.get("power", 1.0 if feature == "spectrogram" else 2.0)
         S = decibel.power_to_db(np.abs(S) ** (2.0 / power), ref=np.max)
