@@ -204,6 +204,9 @@ def cmd_invert(args):
     quality = f", spectral convergence {sc:.1f} dB" if sc is not None else ""
     print(f"wrote {result['output_path']}: {result['n_samples'] / result['sr']:.2f} s at {result['sr']} Hz "
           f"from {result['kind']}{quality}")
+    if result["assumed"]:
+        print(f"fastspec invert: assumed {', '.join(result['assumed'])}: {args.input} does not say (not written "
+              "by fastspec convert); pass --sr and the framing if that is wrong", file=sys.stderr)
     return 0
 
 

@@ -155,3 +155,17 @@ def test_info_and_plot_read_an_npz_on_its_own(recording, tmp_path, capsys):
     assert "sr: 16000  hop_length: 128" in out and "feature=seed-pretty" in out and "fft_size=512" in out
     assert main(["plot", str(alone), "-o", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_invert_with_a_kind_by_hand_keeps_the_files_rate(recording, tmp_path, capsys):
+    from fastspec import batch
+
+    batch.convert(recording[0], tmp_path / "out", feature="logmel", workers=1, progress=False, n_fft=1024,
+                  hop_length=256)
+    assert main(["invert", str(tmp_path / "out" / "speech.npy"), "-o", str(tmp_path / "a.wav"), "--kind", "log_mel",
+                 "--n-iter", "4"]) == 0
+    assert sf.info(tmp_path / "a.wav").samplerate == 16000  # from the manifest, not 22050
+    assert "assumed" not in capsys.readouterr().err
+    np.save(tmp_path / "bare.npy", np.abs(fastspec.stft(fastspec.data.speech(16000, 1.0), n_fft=512)))
+    assert main(["invert", str(tmp_path / "bare.npy"), "-o", str(tmp_path / "b.wav"), "--n-iter", "4"]) == 0
+    assert "assumed sr=22050" in capsys.readouterr().err  # said, not silent

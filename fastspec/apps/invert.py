@@ -81,8 +81,9 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     dict
         ``kind``, ``sr``, ``n_samples``, ``n_channels``, ``spectral_convergence`` (dB, for
         magnitude-like kinds: of the inversion against the magnitudes, before any
-        normalisation and the file's quantisation; the worst channel; else None) and
-        ``output_path``.
+        normalisation and the file's quantisation; the worst channel; else None),
+        ``output_path`` and ``assumed`` (defaults taken that neither the arguments nor the file
+        gave, e.g. ``["sr=22050"]`` for a bare array).
     """
     from .. import decibel
     from .. import feature as _feature
@@ -91,11 +92,15 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
         raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
     output_path = _check_output(output_path)
     array, meta, is_audio = _read_input(input_path)
-    made = None if is_audio or kind is not None else feature_metadata(input_path)
-    if made is not None:  # written by fastspec convert: it says what it is and how it was made
+    made = None if is_audio else feature_metadata(input_path)
+    if made is not None and kind is None:  # written by fastspec convert: it says what it is and how it was made
         gl_kw = dict(n_iter=n_iter, momentum=momentum, init=init, rng=rng)
         y_out, sr, sc, kind = _invert_converted(np.asarray(array), made, gl_kw)
         return _write(y_out, output_path, sr, normalize, kind, subtype, sc)
+    if made is not None:  # a kind given by hand: the file's rate and framing still hold
+        meta = dict(meta, sr=made["sr"], hop_length=made["hop_length"],
+                    **{k: made["params"][k] for k in ("n_fft", "win_length") if made["params"].get(k) is not None})
+    assumed = [] if is_audio or sr is not None or "sr" in meta else ["sr=22050"]
 
     def pick(value, key, default):
         if value is not None:
@@ -156,7 +161,9 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     else:
         y_out, history = pretty_to_audio(array, fft_size=fft_size, step_size=step_size, return_history=True, **gl_kw)
     sc = float(np.max(history[..., -1])) if history is not None else None
-    return _write(y_out, output_path, sr, normalize, kind, subtype, sc)
+    result = _write(y_out, output_path, sr, normalize, kind, subtype, sc)
+    result["assumed"] = assumed  # what neither the arguments nor the file said
+    return result
 
 
 def _check_output(output_path):
@@ -200,7 +207,7 @@ def _write(y_out, output_path, sr, normalize, kind, subtype, sc):
             os.remove(tmp)
         raise
     return {"kind": kind, "sr": sr, "n_samples": int(y_out.shape[-1]), "n_channels": int(y_out.shape[0]),
-            "spectral_convergence": sc, "output_path": output_path}
+            "spectral_convergence": sc, "output_path": output_path, "assumed": []}
 
 
 def _invert_converted(array, made, gl_kw):
