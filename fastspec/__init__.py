@@ -24,18 +24,23 @@ __all__ = [
     "MFCC", "MelSpectrogram", "ParameterError", "Stft", "amplitude_to_db", "config", "data", "delta", "feature",
     "filters",
     "griffin_lim", "mel_to_audio", "mel_to_stft", "melspectrogram", "mfcc", "mfcc_to_audio", "mfcc_to_mel", "pghi",
-    "pretty_to_audio", "spectral_convergence", "clear_plan_cache", "db_to_amplitude",
+    "pretty_to_audio", "spectral_convergence", "patch_librosa", "unpatch_librosa", "librosa_patched",
+    "clear_plan_cache", "db_to_amplitude",
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
     "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
     "spectrogram", "stft",
 ]
 
 
-def __getattr__(name):
-    # The seed upgrade lives with the notebook API (fastspec.compat), imported on first use:
-    # import fastspec stays without the seed's kernels.
-    if name == "pretty_to_audio":
-        from .compat.upgrade import pretty_to_audio
+_LAZY = {"pretty_to_audio": "compat.upgrade", "patch_librosa": "dropin", "unpatch_librosa": "dropin",
+         "librosa_patched": "dropin"}
 
-        return pretty_to_audio
+
+def __getattr__(name):
+    # Imported on first use: the seed upgrade lives with the notebook API (fastspec.compat) and
+    # its kernels, the librosa drop-in with librosa; import fastspec needs neither.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

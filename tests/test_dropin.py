@@ -1,0 +1,130 @@
+"""fastspec.patch_librosa(): librosa's own calls, run on fastspec, give librosa's results."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import fastspec
+
+librosa = pytest.importorskip("librosa")
+
+Y = fastspec.data.speech(22050, 3.0, seed=1)
+Y64 = Y.astype(np.float64)
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(float(np.max(np.abs(b))), 1e-30))
+
+
+CALLS = {
+    "stft": (lambda: librosa.stft(Y), 1e-5),
+    "stft f64 reflect": (lambda: librosa.stft(Y64, n_fft=1024, hop_length=256, pad_mode="reflect"), 1e-12),
+    "istft": (lambda: librosa.istft(librosa.core.spectrum.__dict__["stft"](Y), length=Y.size), 1e-5),
+    "griffinlim": (lambda: librosa.griffinlim(np.abs(librosa.stft(Y)), n_iter=4, random_state=0), 1e-4),
+    "griffinlim init None": (lambda: librosa.griffinlim(np.abs(librosa.stft(Y)), n_iter=3, init=None), 1e-4),
+    # dB of float32 spectra: quiet bins carry the STFT's rounding (1e-4 of 80 dB is 0.008 dB).
+    "power_to_db": (lambda: librosa.power_to_db(np.abs(librosa.stft(Y)) ** 2, ref=np.max), 1e-4),
+    "amplitude_to_db": (lambda: librosa.amplitude_to_db(np.abs(librosa.stft(Y))), 1e-4),
+    "db_to_power": (lambda: librosa.db_to_power(np.linspace(-80, 0, 50)), 1e-12),
+    "melspectrogram": (lambda: librosa.feature.melspectrogram(y=Y, sr=22050, n_mels=64, fmax=8000), 1e-5),
+    "mfcc": (lambda: librosa.feature.mfcc(y=Y, sr=22050, n_mfcc=13, lifter=22), 1e-4),
+    "delta": (lambda: librosa.feature.delta(librosa.feature.mfcc(y=Y, sr=22050), order=2), 1e-4),
+    "filters.mel": (lambda: librosa.filters.mel(sr=16000, n_fft=512, n_mels=40), 1e-6),
+    "chroma_stft": (lambda: librosa.feature.chroma_stft(y=Y, sr=22050), 1e-5),
+    "spectral_centroid": (lambda: librosa.feature.spectral_centroid(y=Y, sr=22050), 1e-5),
+    "spectral_bandwidth": (lambda: librosa.feature.spectral_bandwidth(y=Y, sr=22050), 1e-5),
+    "spectral_rolloff": (lambda: librosa.feature.spectral_rolloff(y=Y64, sr=22050), 1e-6),
+    "rms": (lambda: librosa.feature.rms(y=Y), 1e-5),
+    "onset_strength": (lambda: librosa.onset.onset_strength(y=Y, sr=22050), 1e-4),
+    "mfcc_to_mel": (lambda: librosa.feature.inverse.mfcc_to_mel(librosa.feature.mfcc(y=Y, sr=22050)), 1e-3),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_patched_librosa_gives_librosas_numbers(name):
+    call, tol = CALLS[name]
+    theirs = call()
+    with fastspec.librosa_patched():
+        ours = call()
+    assert type(ours) is type(theirs) and np.shape(ours) == np.shape(theirs)
+    assert np.asarray(ours).dtype == np.asarray(theirs).dtype
+    assert _rel(ours, theirs) <= tol, _rel(ours, theirs)
+
+
+def test_the_fast_path_is_taken_and_undone():
+    with fastspec.librosa_patched():
+        assert hasattr(librosa.stft, "__fastspec_original__")
+        assert hasattr(librosa.core.spectrum.stft, "__fastspec_original__")  # where librosa's own calls look
+        assert hasattr(librosa.feature.spectral.melspectrogram, "__fastspec_original__")
+    assert not hasattr(librosa.stft, "__fastspec_original__")
+    names = fastspec.patch_librosa()
+    try:
+        assert "librosa.core.spectrum.stft" in names and fastspec.patch_librosa() == names  # idempotent
+    finally:
+        fastspec.unpatch_librosa()
+    assert not hasattr(librosa.core.spectrum.stft, "__fastspec_original__")
+
+
+def test_what_fastspec_does_not_do_goes_to_librosa():
+    with fastspec.librosa_patched():
+        # A pad mode only librosa has, out=, a signal shorter than n_fft (librosa warns): librosa's answers.
+        np.testing.assert_array_equal(librosa.stft(Y, pad_mode="symmetric"),
+                                      librosa.stft.__fastspec_original__(Y, pad_mode="symmetric"))
+        out = np.empty((1025, 200), dtype=np.complex64)
+        assert np.shares_memory(librosa.stft(Y, out=out), out)
+        with pytest.warns(UserWarning, match="n_fft=2048 is too large"):
+            librosa.stft(np.ones(100, dtype=np.float32))
+        # librosa's warnings and exceptions, with librosa's classes.
+        with pytest.warns(UserWarning, match="complex input"):
+            librosa.power_to_db(librosa.stft(Y))
+        with pytest.raises(librosa.util.exceptions.ParameterError):
+            librosa.stft(np.full(4096, np.nan, dtype=np.float32))
+        # fastspec refuses fmax above Nyquist; librosa computes it with a warning: librosa's way wins.
+        with pytest.warns(UserWarning, match="Empty filters"):
+            ours = librosa.feature.melspectrogram(y=Y, sr=22050, fmax=20000)
+        with pytest.warns(UserWarning, match="Empty filters"):
+            theirs = librosa.feature.melspectrogram.__fastspec_original__(y=Y, sr=22050, fmax=20000)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_patching_is_faster():
+    import time
+
+    def best(fn):
+        fn()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    call = lambda: librosa.feature.melspectrogram(y=Y, sr=22050)  # noqa: E731
+    plain = best(call)
+    with fastspec.librosa_patched():
+        fast = best(call)
+    # Not a benchmark (that is benchmarks/): only that the fast path is the one running.
+    assert fast < plain
+
+
+def test_import_fastspec_does_not_import_librosa():
+    code = "import sys, fastspec; fastspec.stft; assert 'librosa' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_without_librosa_the_message_says_so():
+    code = ("import sys; sys.modules['librosa'] = None\n"
+            "import fastspec\n"
+            "try:\n    fastspec.patch_librosa()\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert "needs librosa, which is not installed" in out
+
+
+def test_no_warning_where_librosa_gives_none():
+    with fastspec.librosa_patched(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        librosa.feature.mfcc(y=Y, sr=22050)
+        librosa.feature.chroma_stft(y=Y, sr=22050)
