@@ -62,8 +62,8 @@ def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     log_spec = 10.0 * np.log10(np.maximum(amin, S))
     log_spec -= (10.0 * np.log10(np.maximum(amin, ref_value))).astype(log_spec.dtype)
     top_db = _top_db(top_db)
-    if top_db is not None and log_spec.size:
-        np.maximum(log_spec, log_spec.max() - top_db, out=log_spec)
+    if top_db is not None and np.size(log_spec):
+        log_spec = np.maximum(log_spec, np.max(log_spec) - top_db)  # not in place: a 0-d input gives a scalar
     return log_spec
 
 

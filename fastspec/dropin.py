@@ -185,6 +185,7 @@ def _inverse(name):
         from . import inverse
 
         kwargs = dict(a.pop("kwargs", {}))
+        out_dtype = None
         first = a.pop("M" if "M" in a else "mfcc")
         if not _float_array(first):
             return _FALLBACK
@@ -195,13 +196,14 @@ def _inverse(name):
             a.setdefault("init", "random")
             if "random_state" in a:
                 a["rng"] = _librosa_rng(a.pop("random_state"))
-            a.pop("dtype", None)  # librosa's mel_to_audio dtype is the filterbank's (float32 there too)
+            out_dtype = np.dtype(a.pop("dtype", np.float32))  # librosa's output dtype, float32 by default
         known = inspect.signature(getattr(inverse, name)).parameters
         if name == "mfcc_to_audio":
             known = set(known) | set(inspect.signature(inverse.mel_to_audio).parameters)
         if set(a) - set(known):
             return _FALLBACK
-        return getattr(inverse, name)(first, **a)
+        result = getattr(inverse, name)(first, **a)
+        return result.astype(out_dtype, copy=False) if name.endswith("_audio") else result
 
     return adapter
 

@@ -179,7 +179,7 @@ def _gl_engine(tf, mag, coeffs, n_iter, momentum, length, track):
 
 def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, length=None, pad_mode="constant", momentum=0.99, init="random",
-                rng=None, dtype=None, return_history=False):
+                rng=None, dtype=None, return_history=False, random_state=None):
     """Signal from a magnitude spectrogram by fast Griffin-Lim (Perraudin et al. 2013).
 
     Each iteration takes the STFT of the current estimate, combines it with the previous one
@@ -200,12 +200,16 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
         Exact output length.
     momentum : float
         >= 0; 0.99 as recommended by Perraudin et al. Values > 1 warn (may diverge).
-    init : {"random", "zeros", "pghi"} or complex numpy.ndarray
+    init : {"random", "zeros", "pghi"}, None or complex numpy.ndarray
         Initial phase: uniform random (drawn as ``2 pi rng.random(S.shape)``, as librosa
-        does), zero, :func:`pghi`, or the phase of the given complex array (shape of ``S``).
+        does), zero (``"zeros"``, or librosa's ``None``), :func:`pghi`, or the phase of the given
+        complex array (shape of ``S``).
     rng : None, int, numpy.random.Generator or numpy.random.RandomState
         Source of the random phase. ``np.random.RandomState(seed)`` reproduces librosa's
         ``griffinlim(..., random_state=seed)``; an int seeds ``np.random.default_rng``.
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        librosa's spelling, with librosa's meaning: an int is ``np.random.RandomState(seed)``,
+        None (with ``rng`` None too) numpy's global state. Give ``rng`` or ``random_state``, not both.
     dtype : numpy dtype, optional
         float32 or float64 computation and output. Default: follows ``S``.
     return_history : bool
@@ -220,7 +224,13 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
     n_fft = _n_fft_for(S, n_fft)
     S = _validate.magnitude(S, n_fft)
     n_iter = _validate.count(n_iter, "n_iter")
-    n_iter = int(n_iter)
+    if init is None:  # librosa's zero phase
+        init = "zeros"
+    if random_state is not None:
+        if rng is not None:
+            raise ParameterError("pass rng or random_state (librosa's spelling), not both")
+        rng = np.random.RandomState(seed=random_state) if isinstance(random_state, numbers.Integral) \
+            and not isinstance(random_state, bool) else random_state
     try:
         momentum = float(momentum)
     except (TypeError, ValueError):

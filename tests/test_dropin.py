@@ -128,3 +128,32 @@ def test_no_warning_where_librosa_gives_none():
         warnings.simplefilter("error")
         librosa.feature.mfcc(y=Y, sr=22050)
         librosa.feature.chroma_stft(y=Y, sr=22050)
+
+
+def test_inverse_functions_keep_librosas_dtypes_and_quality():
+    M = librosa.feature.melspectrogram(y=Y64, sr=22050)
+    theirs = librosa.feature.inverse.mel_to_audio(M, sr=22050, n_iter=8, length=Y.size)
+    with fastspec.librosa_patched():
+        ours = librosa.feature.inverse.mel_to_audio(M, sr=22050, n_iter=8, length=Y.size)
+        assert hasattr(librosa.feature.inverse.mel_to_audio, "__fastspec_original__")
+    assert ours.dtype == theirs.dtype == np.float32 and ours.shape == theirs.shape
+    # Another NNLS solver: compare what matters, how well each result's spectrogram fits.
+    S = np.abs(librosa.stft(Y64))
+    sc = [fastspec.spectral_convergence(S, y.astype(np.float64)) for y in (ours, theirs)]
+    assert sc[0] <= sc[1] + 1.0, sc
+
+
+def test_plain_api_takes_librosas_spellings():
+    S = np.abs(librosa.stft(Y))
+    np.testing.assert_allclose(fastspec.griffin_lim(S, n_iter=4, random_state=0),
+                               librosa.griffinlim(S, n_iter=4, random_state=0), atol=1e-5 * np.abs(Y).max() * 10)
+    np.testing.assert_allclose(fastspec.griffin_lim(S, n_iter=3, init=None), librosa.griffinlim(S, n_iter=3, init=None),
+                               atol=1e-4)
+    with pytest.raises(fastspec.ParameterError, match="not both"):
+        fastspec.griffin_lim(S, rng=1, random_state=1)
+    # hop_length=None is librosa's win_length // 4, not torchaudio's // 2.
+    assert fastspec.melspectrogram(Y, sr=22050, hop_length=None).shape == librosa.feature.melspectrogram(y=Y).shape
+    assert fastspec.mfcc(Y, sr=22050, hop_length=None).shape == librosa.feature.mfcc(y=Y).shape
+    # 0-d input with top_db, as librosa.
+    assert fastspec.power_to_db(np.array(3.0)) == pytest.approx(librosa.power_to_db(np.array(3.0)))
+    assert fastspec.amplitude_to_db(np.array(3.0)) == pytest.approx(librosa.amplitude_to_db(np.array(3.0)))

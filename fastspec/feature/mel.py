@@ -115,8 +115,9 @@ class MelSpectrogram:
             win_length = None if p["win_length"] is None else _validate.positive_int(p["win_length"], "win_length")
             hop = p["hop_length"]
             n_fft = p["n_fft"]
-            if hop is None:  # torchaudio: win_length // 2
+            if hop is None and p["mel_style"] == "torchaudio":  # torchaudio: win_length // 2
                 hop = max(1, (_validate.positive_int(n_fft, "n_fft") if win_length is None else win_length) // 2)
+            # Otherwise None is librosa's win_length // 4, the Stft's own default.
             self._stft = Stft(n_fft=n_fft, hop_length=hop, win_length=win_length, window=p["window"],
                               center=p["center"], pad_mode=p["pad_mode"])
             self._scale = 1.0
