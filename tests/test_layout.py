@@ -74,3 +74,22 @@ def test_the_tests_import_the_installed_package():
     if not os.environ.get("CI"):
         pytest.skip("a development checkout is installed editable; CI checks the installed wheel")
     assert not source.exists(), f"fastspec imported from the checkout at {PACKAGE}, not the installed package"
+
+
+def test_docstrings_show_each_presets_real_defaults():
+    import re
+
+    from fastspec.feature import MFCC, PRESETS, MelSpectrogram
+
+    key = {MFCC: {"top_db": "mfcc_top_db", "mel_norm": "norm"}, MelSpectrogram: {}}
+    checked = 0
+    line = re.compile(r"\n    (\w+) : [^\n]*?, default (.+? \(librosa\), .+? \(torchaudio\), .+? \(psf\))")
+    for cls in (MelSpectrogram, MFCC):
+        for name, values in line.findall(cls.__doc__):
+            shown = re.findall(r"(\S+) \((librosa|torchaudio|psf)\)", values)
+            for text, preset in shown:
+                expected = PRESETS[preset][key[cls].get(name, name)]
+                assert text == repr(expected).replace("'", '"'), (cls.__name__, name, preset, text, expected)
+                checked += 1
+    assert checked >= 3 * 20
+    assert "PRESET" in repr(inspect.signature(MelSpectrogram))

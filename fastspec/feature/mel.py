@@ -14,48 +14,52 @@ from .presets import LOGS, PRESET, cached, resolve, round_half_up, warn_all
 class MelSpectrogram:
     """A reusable mel spectrogram: STFT plans, window and sparse mel filterbank built once.
 
-    Parameters left at ``PRESET`` take the preset's value (module docstring).
+    Each parameter shown as ``PRESET`` takes the preset's default, listed per preset below.
 
     Parameters
     ----------
-    sr : float
+    sr : float, default 22050 (librosa), 16000 (torchaudio), 16000 (psf)
         Sample rate.
-    n_fft : int
+    n_fft : int, default 2048 (librosa), 400 (torchaudio), 512 (psf)
         FFT length.
-    hop_length : int
-        Samples between frames.
-    win_length : int
+    hop_length : int or None, default 512 (librosa), None (torchaudio), None (psf)
+        Samples between frames. None: ``win_length // 4`` (librosa's rule), ``win_length // 2``
+        with ``preset="torchaudio"``, ``round(0.01 * sr)`` with ``preset="psf"``.
+    win_length : int or None, default None (librosa), None (torchaudio), None (psf)
         Window length (<= ``n_fft``, except with ``preset="psf"``, which truncates frames to
-        ``n_fft`` and warns, as python_speech_features does).
-    window : str, tuple, callable or array_like
+        ``n_fft`` and warns, as python_speech_features does). None: ``n_fft``, or
+        ``round(0.025 * sr)`` with ``preset="psf"``.
+    window : str, tuple, callable or array_like, default "hann" (librosa), "hann" (torchaudio), "boxcar" (psf)
         Analysis window (periodic form for names; a callable gets ``win_length``).
-    center : bool
+    center : bool, default True (librosa), True (torchaudio), False (psf)
         Centre frames (pad ``n_fft // 2`` at both ends). Ignored by ``preset="psf"``.
-    pad_mode : {"constant", "reflect", "edge"}
+    pad_mode : {"constant", "reflect", "edge"}, default "constant" (librosa), "reflect" (torchaudio), "constant" (psf)
         Padding when centred.
-    power : float
+    power : float, default 2.0 (librosa), 2.0 (torchaudio), 2.0 (psf)
         Exponent of the magnitude, > 0 (1 magnitude, 2 power).
-    n_mels : int
+    n_mels : int, default 128 (librosa), 128 (torchaudio), 26 (psf)
         Number of mel bands.
-    fmin, fmax : float
-        Band edges in Hz (``fmax`` <= ``sr / 2``; ``None`` for ``sr / 2``).
-    htk : bool
+    fmin : float, default 0.0 (librosa), 0.0 (torchaudio), 0.0 (psf)
+        Lowest band edge in Hz.
+    fmax : float or None, default None (librosa), None (torchaudio), None (psf)
+        Highest band edge in Hz, <= ``sr / 2`` (None: ``sr / 2``).
+    htk : bool, default False (librosa), True (torchaudio), True (psf)
         HTK mel formula instead of Slaney's.
-    norm : {"slaney", None} or float
+    norm : {"slaney", None} or float, default "slaney" (librosa), None (torchaudio), None (psf)
         Filter normalisation (:func:`fastspec.filters.mel`).
-    preemphasis : float
+    preemphasis : float, default 0.0 (librosa), 0.0 (torchaudio), 0.97 (psf)
         Coefficient of the pre-emphasis ``y[n] - c * y[n - 1]`` (0: none).
     log : {None, "db", "ln"}
         ``None``: mel energies. ``"db"``: ``10 log10(max(S, amin) / ref)``, clipped at ``top_db``
         below the maximum. ``"ln"``: natural log of the floored energies (psf's ``logfbank``).
-    amin : float
+    amin : float, default 1e-10 (librosa), 1e-10 (torchaudio), 2.220446049250313e-16 (psf)
         Floor before the logarithm, > 0. With ``preset="psf"`` exact zeros are replaced by it
         (``numpy.where(S == 0, eps, S)``, also without ``log``); otherwise values below it
         are raised to it.
     ref : float or callable
         Reference power of 0 dB (``log="db"``), or a function of the mel energies such as
         ``numpy.max`` (as ``power_to_db(S, ref=numpy.max)``).
-    top_db : float or None
+    top_db : float or None, default 80.0 (librosa), None (torchaudio), None (psf)
         Dynamic range kept by ``log="db"``.
     preset : {"librosa", "torchaudio", "psf"}
         Whose defaults and conventions to follow.

@@ -20,27 +20,27 @@ def lifter_weights(n_mfcc, lifter, style):
 class MFCC:
     """Reusable MFCCs: a :class:`MelSpectrogram` in log form, then a cached DCT basis.
 
-    Parameters left at ``PRESET`` take the preset's value (module docstring); the mel
+    Each parameter shown as ``PRESET`` takes the preset's default, listed per preset below; the mel
     parameters (``sr``, ``n_fft``, ``hop_length``, ``win_length``, ``window``, ``center``,
     ``pad_mode``, ``power``, ``n_mels``, ``fmin``, ``fmax``, ``htk``, ``preemphasis``,
     ``amin``) are those of :class:`MelSpectrogram`.
 
     Parameters
     ----------
-    n_mfcc : int
+    n_mfcc : int, default 20 (librosa), 40 (torchaudio), 13 (psf)
         Coefficients kept, <= ``n_mels``.
-    dct_type : {1, 2, 3}
+    dct_type : {1, 2, 3}, default 2
         DCT type.
-    norm : {"ortho", None}
+    norm : {"ortho", None}, default "ortho"
         DCT normalisation.
-    lifter : float
+    lifter : float, default 0.0 (librosa), 0.0 (torchaudio), 22.0 (psf)
         Cepstral lifter ``L`` >= 0 (0: none): librosa's ``1 + L/2 sin(pi (n + 1) / L)``, or
         psf's ``1 + L/2 sin(pi n / L)`` with ``preset="psf"``.
-    mel_norm : {"slaney", None} or float
+    mel_norm : {"slaney", None} or float, default "slaney" (librosa), None (torchaudio), None (psf)
         Mel filter normalisation (librosa's ``mel_norm``).
-    top_db : float or None
+    top_db : float or None, default 80.0 (librosa), 80.0 (torchaudio), None (psf)
         Dynamic range kept in the dB mel spectrogram before the DCT.
-    append_energy : bool
+    append_energy : bool, default False (librosa), False (torchaudio), True (psf)
         Replace coefficient 0 by the log of each frame's total energy (psf's ``appendEnergy``).
     preset : {"librosa", "torchaudio", "psf"}
         Whose defaults and conventions to follow.

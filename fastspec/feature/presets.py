@@ -13,7 +13,7 @@ from .._validate import ParameterError
 
 class _PresetDefault:
     def __repr__(self):
-        return "<preset default>"
+        return "PRESET"  # help() then shows n_fft=PRESET; the docstrings list each preset's value
 
 
 PRESET = _PresetDefault()
