@@ -8,7 +8,7 @@ higher-level functions that compute a spectrogram (``chroma_stft``, ``spectral_c
 
 Each patched function has librosa's signature and defaults (it is ``functools.wraps`` of the
 original). It takes fastspec's path only for the arguments fastspec computes as librosa does:
-anything else (``out=``, pad modes beyond constant/reflect/edge, callables librosa alone knows,
+anything else (``out=``, ``pad_mode="empty"``, callables librosa alone knows,
 inputs librosa warns about, scalars) and any input fastspec refuses go to librosa's original
 function, which then gives librosa's own result, warnings and exceptions. Results agree with
 librosa's to floating-point rounding; ``mel_to_stft``/``mel_to_audio`` solve librosa's
@@ -33,7 +33,8 @@ from ._validate import ParameterError
 __all__ = ["librosa_patched", "patch_librosa", "unpatch_librosa"]
 
 _FALLBACK = object()  # an adapter's answer: librosa's original computes this call
-_PAD_MODES = ("constant", "reflect", "edge")
+_PAD_MODES = ("constant", "reflect", "edge")  # what fastspec iterates with (griffinlim, mel_to_audio)
+_STFT_PAD_MODES = ("constant", "reflect", "edge", "symmetric", "linear_ramp")  # librosa's, but "empty"
 _lock = threading.Lock()
 _found = []  # (module, attribute, original, replacement) for every namespace, found on the first patch
 _patched = []  # those in place now
@@ -57,7 +58,7 @@ def _stft(a):
     import fastspec
 
     y = a["y"]
-    if (not _float_array(y) or a["out"] is not None or a["pad_mode"] not in _PAD_MODES
+    if (not _float_array(y) or a["out"] is not None or a["pad_mode"] not in _STFT_PAD_MODES
             or not _window_ok(a["window"]) or not _natural_complex(y, a["dtype"])
             or a["n_fft"] > y.shape[-1]):  # librosa warns there
         return _FALLBACK
@@ -125,7 +126,7 @@ _MEL_KEYS = {"n_mels", "fmin", "fmax", "htk", "norm"}
 
 
 def _stft_args_ok(a):
-    return a["pad_mode"] in _PAD_MODES and _window_ok(a["window"])
+    return a["pad_mode"] in _STFT_PAD_MODES and _window_ok(a["window"])
 
 
 def _melspectrogram(a):
@@ -149,7 +150,7 @@ def _mfcc(a):
     stft_keys = {"n_fft", "hop_length", "win_length", "window", "center", "pad_mode", "power"}
     if set(kwargs) - _MEL_KEYS - stft_keys - {"norm"} or (y is None) == (S is None):
         return _FALLBACK
-    if not _float_array(y if S is None else S) or kwargs.get("pad_mode", "constant") not in _PAD_MODES:
+    if not _float_array(y if S is None else S) or kwargs.get("pad_mode", "constant") not in _STFT_PAD_MODES:
         return _FALLBACK
     if not _window_ok(kwargs.get("window", "hann")) or (y is not None and kwargs.get("n_fft", 2048) > y.shape[-1]):
         return _FALLBACK

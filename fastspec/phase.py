@@ -245,6 +245,9 @@ def griffin_lim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, w
     cplx = np.result_type(real, np.complex64)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                   center=center, pad_mode=pad_mode)
+    if tf.pre_pads:  # each iteration re-analyses in the fused kernel, which pads as the kernels do
+        raise ParameterError(f"pad_mode={pad_mode!r} is not one griffin_lim iterates with; use 'constant', "
+                             "'reflect' or 'edge'")
     lead = S.shape[:-2]
     mag = _frames_major(S, real)
     coeffs = _initial_coefficients(S, mag, init, rng, tf, real, cplx)

@@ -225,9 +225,6 @@ def input_fingerprint(path):
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-_NP_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
-
-
 def _segments(feat, stream, block_frames):
     """Yield the padded sample segment of each block of frames of a long signal."""
     tf = feat.stft
@@ -251,7 +248,7 @@ def _segments(feat, stream, block_frames):
         segment = joined[..., start - first:stop - first]
         if left or right:
             widths = [(0, 0)] * (segment.ndim - 1) + [(left, right)]
-            segment = np.pad(segment, widths, mode=_NP_PAD[tf.pad_mode])
+            segment = np.pad(segment, widths, mode=tf.pad_mode)  # numpy.pad's mode names are fastspec's
         yield segment
 
 
