@@ -175,9 +175,12 @@ class Stft:
             # the (..., n_freq, n_frames) result is a transposed view, as librosa's F-ordered one.
             frames_major = np.empty((n_items, n_frames, n_freq), dtype=out_dtype)
         else:
-            if out.shape != expected or out.dtype != out_dtype:
+            if (out.shape[:-1] != expected[:-1] or out.shape[-1] < n_frames or out.dtype != out_dtype):
                 raise ParameterError(
-                    f"out has shape {out.shape} and dtype {out.dtype}; expected {expected} {np.dtype(out_dtype)}")
+                    f"out has shape {out.shape} and dtype {out.dtype}; expected {expected} (or more frames) "
+                    f"{np.dtype(out_dtype)}")
+            if out.shape[-1] > n_frames:  # librosa's rule: a larger out gives a view of its first frames
+                out = out[..., :n_frames]
             frames_major = np.swapaxes(out.reshape((n_items, n_freq, n_frames)), -1, -2)
             if not frames_major.flags.c_contiguous:
                 raise ParameterError("out must be laid out as fastspec returns it: frames-major, "
@@ -219,7 +222,8 @@ class Stft:
         dtype : numpy dtype, optional
             Output precision (complex64/float32 or complex128/float64). Default: from ``y``.
         out : numpy.ndarray, optional
-            Destination shaped like the result, frames-major in memory (as returned).
+            Destination shaped like the result (or with more frames: the result is then a view of
+            its first ones, as librosa's), frames-major in memory (as returned, or Fortran order).
 
         Returns
         -------
@@ -242,7 +246,8 @@ class Stft:
         dtype : numpy dtype, optional
             float32 or float64. Default: from ``y``.
         out : numpy.ndarray, optional
-            Destination shaped like the result, frames-major in memory (as returned).
+            Destination shaped like the result (or with more frames: the result is then a view of
+            its first ones, as librosa's), frames-major in memory (as returned, or Fortran order).
 
         Returns
         -------
@@ -417,7 +422,7 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
 
 
 def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
-          length=None, dtype=None):
+          length=None, dtype=None, out=None):
     """Inverse short-time Fourier transform (librosa's parameters and normalisation).
 
     Parameters
@@ -438,6 +443,9 @@ def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="
         Exact output length.
     dtype : numpy dtype, optional
         Real output dtype. Default: follows the input precision.
+    out : numpy.ndarray, optional
+        Where to write the signal, of the result's dtype and leading shape and at least its length;
+        the result is a view of its first samples (librosa's ``out``).
 
     Returns
     -------
@@ -450,7 +458,16 @@ def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="
                 f"stft_matrix must have at least 2 dimensions (..., n_freq, n_frames), got shape {shape}")
         n_fft = 2 * (shape[-2] - 1)
     tf = get_stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
-    return tf._istft(stft_matrix, length, dtype, "stft_matrix")
+    y = tf._istft(stft_matrix, length, dtype, "stft_matrix")
+    if out is None:
+        return y
+    if not isinstance(out, np.ndarray) or out.dtype != y.dtype or out.shape[:-1] != y.shape[:-1] \
+            or out.shape[-1] < y.shape[-1]:
+        raise ParameterError(f"out has shape {np.shape(out)} and dtype {getattr(out, 'dtype', None)}; expected "
+                             f"{y.shape} (or more samples) {y.dtype}")
+    view = out[..., :y.shape[-1]]
+    view[...] = y
+    return view
 
 
 def spectrogram(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,

@@ -152,8 +152,12 @@ def test_out_argument_reuses_buffer(dtype):
     again = tf.spectrogram(y * 2, out=first)
     assert again is first
     assert_close(first, 2 * np.abs(librosa.stft(y, n_fft=512, hop_length=128)), "spectrogram")
+    # An out with more frames than needed holds the result in its first ones (librosa's rule);
+    # one with fewer is refused.
+    short = tf.spectrogram(y[:1000], out=first)
+    assert np.shares_memory(short, first) and short.shape == (257, 1 + 1000 // 128)
     with pytest.raises(ParameterError, match="out has shape"):
-        tf.spectrogram(y[:1000], out=first)
+        tf.spectrogram(y, out=np.empty((257, 3), dtype=first.dtype))
 
 
 def test_threads_give_identical_results():
@@ -289,3 +293,19 @@ def test_a_callable_pad_mode_and_empty_refused():
         fastspec.stft(y, pad_mode="empty")
     with pytest.raises(fastspec.ParameterError, match="griffin_lim iterates"):
         fastspec.griffin_lim(np.abs(fastspec.stft(y, n_fft=512)), pad_mode="symmetric")
+
+
+def test_out_larger_than_needed_gives_a_view_as_librosa():
+    y = fastspec.data.speech(16000, 0.5)
+    X = fastspec.stft(y, n_fft=512, hop_length=128)
+    out = np.zeros((257, X.shape[1] + 7), dtype=np.complex64, order="F")
+    got = fastspec.stft(y, n_fft=512, hop_length=128, out=out)
+    assert got.shape == X.shape and np.shares_memory(got, out)
+    np.testing.assert_array_equal(got, X)
+    assert not out[:, X.shape[1]:].any()
+    buf = np.zeros(y.size + 100, dtype=np.float32)
+    back = fastspec.istft(X, hop_length=128, length=y.size, out=buf)
+    assert np.shares_memory(back, buf) and back.shape == (y.size,)
+    np.testing.assert_array_equal(back, fastspec.istft(X, hop_length=128, length=y.size))
+    with pytest.raises(ParameterError, match="or more samples"):
+        fastspec.istft(X, hop_length=128, length=y.size, out=np.zeros(10, dtype=np.float32))
