@@ -133,8 +133,11 @@ def spectrum(S, name="S", n_fft=None):
     return S
 
 
-def magnitude(S, n_fft, name="S"):
-    """Validate a non-negative real magnitude spectrogram ``(..., n_freq, n_frames)``."""
+def magnitude(S, n_fft, name="S", noise=0.0):
+    """Validate a non-negative real magnitude spectrogram ``(..., n_freq, n_frames)``.
+
+    ``noise``: negative values down to ``-noise * max(S)`` pass (rounding left by a round trip).
+    """
     if not isinstance(S, np.ndarray):
         S = np.asarray(S)
     if S.dtype.kind == "c":
@@ -143,7 +146,7 @@ def magnitude(S, n_fft, name="S"):
     if S.dtype.kind in "iub":
         S = S.astype(np.float32)
     S = spectrum(S, name=name, n_fft=n_fft)
-    if S.min() < 0:
+    if S.min() < -noise * max(float(S.max()), 0.0):
         raise ParameterError(f"{name} has negative values (min {S.min():.3g}); magnitudes must be >= 0")
     return S
 

@@ -54,7 +54,8 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     Parameters
     ----------
     M : numpy.ndarray, shape (..., n_mels, n_frames)
-        Non-negative mel spectrogram (``power=2``: power; ``1``: magnitude).
+        Non-negative mel spectrogram (``power=2``: power; ``1``: magnitude); values down to
+        ``-1e-3 * max(M)`` (a round trip's rounding) are solved as given.
     sr, n_fft : number, int
         Sample rate and FFT length of the STFT under ``M``.
     power : float
@@ -75,7 +76,9 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, n_iter=100, tol=1e-3, fmi
     numpy.ndarray, shape (..., 1 + n_fft // 2, n_frames)
         Non-negative magnitudes.
     """
-    M = _validate.magnitude(M, None, name="M")
+    # Slightly negative energies (the rounding of a dB or DCT round trip) are solved as librosa
+    # solves them; clearly negative ones are a log spectrogram passed by mistake.
+    M = _validate.magnitude(M, None, name="M", noise=1e-3)
     power = _validate.positive_float(power, "power")
     n_fft = _validate.positive_int(n_fft, "n_fft")
     n_iter = _validate.count(n_iter, "n_iter")
