@@ -460,3 +460,19 @@ def test_empty_spectrogram_log_raises_like_seed():
         ref.pretty_spectrogram(np.ones(10), fft_size=64, step_size=128)
     with pytest.raises(ValueError):
         compat.pretty_spectrogram(np.ones(10), fft_size=64, step_size=128)
+
+
+def test_float16_inversion_follows_numpy_1_like_the_notebook():
+    # A float16 spectrogram with a silent stretch (as the notebook's mel round trip gives): under
+    # NumPy 2 the seed's own reg = max / 1e8 stays float16 and becomes 0, and the silent frames
+    # turn into 0 / 0 = NaN. The notebook was written for NumPy 1, where reg is float64: finite.
+    x = np.random.default_rng(5).standard_normal(8192)
+    X = np.abs(compat.stft(x, fftsize=512, step=128, compute_onesided=False)).astype(np.float16)
+    X[20:40] = 0  # 20 silent frames: the estimate's frames inside them are exactly zero
+    with np.errstate(all="ignore"):
+        numpy2_reg = np.max(X) / np.float16(1e8) if np.__version__ >= "2" else None
+    if numpy2_reg is not None:
+        assert numpy2_reg == 0  # what the seed's code computes under NumPy 2
+    ours = compat.iterate_invert_spectrogram(X, 512, 128, n_iter=2)
+    assert np.all(np.isfinite(ours))
+    np.testing.assert_allclose(ours, ref.iterate_invert_spectrogram(X, 512, 128, n_iter=2), rtol=0, atol=1e-3)

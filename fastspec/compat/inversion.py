@@ -222,12 +222,13 @@ def _iterate(n_frames, n_fft, magnitude_rows, two_sided_rows, reg, fftsize, step
 
 
 def _reg(X):
-    """Return the seed's ``np.max(X_s) / 1e8``, computed in ``X_s``'s dtype.
+    """Return the seed's ``np.max(X_s) / 1e8`` as NumPy 1, which the notebook was written for, computes it.
 
-    For float16, 1e8 overflows to inf and the regulariser is 0 (the seed warns; same result).
+    That is in float64. Under NumPy 2 (NEP 50) the seed's own code keeps a float16 ``X_s``'s
+    dtype: 1e8 becomes inf, the regulariser 0, and silent frames give NaN (196,736 NaN samples of
+    196,864 on the notebook's mel round trip); the notebook's users got finite audio.
     """
-    with np.errstate(over="ignore"):
-        return float(np.max(X) / 1e8)
+    return float(np.max(X)) / 1e8
 
 
 def iterate_invert_spectrogram(X_s, fftsize, step, n_iter=10, verbose=False):

@@ -110,7 +110,10 @@ def iterate_invert_spectrogram(X_s, fftsize, step, n_iter=10, verbose=False):
 
 def iterate_with_trace(X_s, fftsize, step, n_iter=10, verbose=False, trace=None):
     """:func:`iterate_invert_spectrogram`, appending each inversion's frame offsets to ``trace``."""
-    reg = np.max(X_s) / 1e8
+    # NumPy 1's promotion, which the notebook was written for: a numpy scalar over a Python float
+    # is float64. Under NumPy 2 (NEP 50) a float16 X_s keeps float16, 1e8 becomes inf and reg 0,
+    # and silent frames then give 0 / 0 = NaN.
+    reg = float(np.max(X_s)) / 1e8
     X_best = copy.deepcopy(X_s)
     for i in range(n_iter):
         if verbose:
