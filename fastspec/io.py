@@ -15,11 +15,12 @@ files are read in blocks (:class:`AudioStream`) and their features still equal t
 
 Feature files
 -------------
-:class:`NpyWriter` writes an ``.npy`` file a block of frames at a time: features are stored
-frames-major (``fortran_order=True`` for a ``(n_bins, n_frames)`` array), which is the memory
-layout fastspec computes, so a block is appended as it is and ``np.load`` returns the usual
-``(..., n_bins, n_frames)`` array. Everything is written to a temporary name in the target
-folder and renamed when complete, so a reader never sees half a file.
+:class:`NpyWriter` writes an ``.npy`` file a block of frames at a time, frames-major
+(``fortran_order=True`` for a ``(n_bins, n_frames)`` array: the memory layout fastspec computes,
+so a block is appended as it is); the batch converter uses it for scratch files and
+:func:`c_order_copy` then writes the C-ordered file loaders expect, as ``np.save`` stores a whole
+result. Everything is written to a temporary name in the target folder and renamed when complete,
+so a reader never sees half a file.
 
 One file for both directions: the feature writers stream what :class:`AudioStream` reads, and
 the two share the atomic-write and error-reporting rules.
