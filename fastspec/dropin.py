@@ -148,13 +148,12 @@ def _mfcc(a):
     kwargs = dict(a["kwargs"])
     y, S = a["y"], a["S"]
     stft_keys = {"n_fft", "hop_length", "win_length", "window", "center", "pad_mode", "power"}
-    if set(kwargs) - _MEL_KEYS - stft_keys - {"norm"} or (y is None) == (S is None):
+    # mfcc's own norm is the DCT's (its filter norm is mel_norm), so kwargs never hold one.
+    if set(kwargs) - (_MEL_KEYS - {"norm"}) - stft_keys or (y is None) == (S is None):
         return _FALLBACK
     if not _float_array(y if S is None else S) or kwargs.get("pad_mode", "constant") not in _STFT_PAD_MODES:
         return _FALLBACK
     if not _window_ok(kwargs.get("window", "hann")) or (y is not None and kwargs.get("n_fft", 2048) > y.shape[-1]):
-        return _FALLBACK
-    if "norm" in kwargs:  # librosa passes **kwargs on to melspectrogram: there norm is the filter's
         return _FALLBACK
     kwargs.setdefault("hop_length", 512)  # librosa's melspectrogram default
     if S is not None:

@@ -162,7 +162,7 @@ def resolved_params(name, params):
 
 def _normalised(value, kind):
     """``value`` in the one spelling of its kind (ints as int, floats as float), when it has one."""
-    if value is None or isinstance(value, (bool, np.bool_)) and kind != "bool":
+    if value is None or (isinstance(value, (bool, np.bool_)) and kind != "bool"):
         return value
     try:
         if kind == "int" and float(value).is_integer():
