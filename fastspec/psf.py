@@ -78,9 +78,11 @@ def fbank(signal, samplerate=16000, winlen=0.025, winstep=0.01, nfilt=26, nfft=5
     y = _signal(signal, preemph)
     nfft = _nfft(nfft, samplerate, winlen)
     mel = _mel(samplerate, winlen, winstep, nfilt, nfft, lowfreq, highfreq, winfunc)
-    energy = _power_frames(y, samplerate, winlen, winstep, nfft, winfunc).sum(axis=1)
-    energy = np.where(energy == 0, np.finfo(float).eps, energy)
-    return mel(y, dtype=np.float64).T, energy
+    pspec = _power_frames(y, samplerate, winlen, winstep, nfft, winfunc)  # one pass gives both results
+    eps = np.finfo(float).eps
+    feat = pspec @ mel.filterbank.astype(np.float64).T
+    energy = pspec.sum(axis=1)
+    return np.where(feat == 0, eps, feat), np.where(energy == 0, eps, energy)
 
 
 def logfbank(signal, samplerate=16000, winlen=0.025, winstep=0.01, nfilt=26, nfft=512, lowfreq=0, highfreq=None,
