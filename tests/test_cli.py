@@ -52,10 +52,12 @@ def test_convert_exit_codes_summary_and_flags(tones, tmp_path, capsys):
     assert failure["input"] == str(tones / "broken.wav") and failure["output"] == "broken.npy"
     assert failure["kind"] == "unreadable" and failure["reason"].startswith("not readable as audio")
     entry = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])
-    given = {"feature": "logmel", "fmax": 4000.0, "hop_length": 128, "n_fft": 512, "n_mels": 32, "top_db": None,
-             "sr": None, "channels": "mix", "dtype": "float32"}
-    assert {k: entry["params"][k] for k in given} == given  # the flags given, beside every resolved default
-    assert entry["params"]["norm"] == "slaney" and entry["params"]["fmin"] == 0.0
+    # The flags given, and every other parameter resolved to librosa's default.
+    assert entry["params"] == {"feature": "logmel", "fmax": 4000.0, "hop_length": 128, "n_fft": 512, "n_mels": 32,
+                               "top_db": None, "sr": None, "channels": "mix", "dtype": "float32",
+                               "win_length": 512, "window": "hann", "center": True, "pad_mode": "constant",
+                               "power": 2.0, "fmin": 0.0, "htk": False, "preemphasis": 0.0, "preset": "librosa",
+                               "norm": "slaney", "amin": 1e-10}
     y, sr = fio.load(tones / "t1000.wav")
     with batch.deterministic_fft():
         expected = feature.melspectrogram(y, sr=sr, n_fft=512, hop_length=128, n_mels=32, fmax=4000.0, log="db",
