@@ -1,8 +1,8 @@
-"""The README's quality tables and figure, and interleaved timings of the phase cases.
+"""The README's quality tables and figure, and interleaved timings of a group's cases.
 
 ``quality_table``, ``mel_quality_table`` and ``seed_quality_table`` print the spectral-convergence
-tables, ``seed_figure`` draws the seed comparison, ``interleaved_timings`` times the phase cases
-in alternation (for a machine shared with other work).
+tables, ``seed_figure`` draws the seed comparison, ``interleaved_timings`` times one group's cases
+(the phase ones by default) in alternation (for a machine shared with other work).
 """
 
 import numpy as np
@@ -143,8 +143,8 @@ def seed_figure(path, signal="birdsong", seconds=3.0, fft_size=2048, step=128, d
     return path
 
 
-def interleaved_timings(rounds=7, quick=False, names=None, progress=None):
-    """Time the phase cases with their implementations in alternation, keeping each one's best.
+def interleaved_timings(rounds=7, quick=False, names=None, progress=None, group="phase"):
+    """Time one group's cases with their implementations in alternation, keeping each one's best.
 
     On a machine shared with other work the runner's one-implementation-after-another timing
     lets a load change favour whichever ran in the quiet spell; calling A, B, C, A, B, C, ...
@@ -157,7 +157,7 @@ def interleaved_timings(rounds=7, quick=False, names=None, progress=None):
 
     timings = {}
     for case in CASES:
-        if case.group != "phase" or (quick and not case.quick) or (names and case.name not in names):
+        if case.group != group or (quick and not case.quick) or (names and case.name not in names):
             continue
         impls = case.setup()
         check_case(case, impls)
