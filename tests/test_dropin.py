@@ -158,3 +158,18 @@ def test_plain_api_takes_librosas_spellings():
     # 0-d input with top_db, as librosa.
     assert fastspec.power_to_db(np.array(3.0)) == pytest.approx(librosa.power_to_db(np.array(3.0)))
     assert fastspec.amplitude_to_db(np.array(3.0)) == pytest.approx(librosa.amplitude_to_db(np.array(3.0)))
+
+
+def test_float32_stft_is_accurate_bin_by_bin():
+    # librosa windows and transforms float32 frames in float64 and rounds once, so even bins 1e-5 below
+    # the peak (a tone's far leakage) keep float32's relative precision; a float32 FFT loses them.
+    t = np.arange(22050, dtype=np.float64) / 22050
+    y = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    exact = librosa.stft(y.astype(np.float64))
+    with fastspec.librosa_patched():
+        ours = librosa.stft(y)
+    assert ours.dtype == np.complex64
+    assert np.allclose(ours, exact, rtol=1e-5, atol=1e-8)
+    for plain in (fastspec.stft(y, precision=np.float64), fastspec.stft(y.astype(np.float64), dtype=np.complex64)):
+        assert plain.dtype == np.complex64 and np.allclose(plain, exact, rtol=1e-5, atol=1e-8)
+    assert not np.allclose(fastspec.stft(y), exact, rtol=1e-5, atol=1e-8)  # float32 arithmetic, as documented
