@@ -4,7 +4,8 @@ Patching replaces librosa's spectral core (``stft``, ``istft``, ``griffinlim``, 
 conversions, ``feature.melspectrogram``, ``feature.mfcc``, ``feature.delta``, ``filters.mel`` and
 ``feature.inverse``'s four functions) in every librosa module that holds them, so librosa's own
 higher-level functions that compute a spectrogram (``chroma_stft``, ``spectral_centroid``,
-``onset_strength``, ...) run on fastspec too.
+``onset_strength``, ...) run on fastspec too; ``estimate_tuning`` (``chroma_stft``'s pitch
+tracking) is replaced as well, with the same values to the bit.
 
 Each patched function has librosa's signature and defaults (it is ``functools.wraps`` of the
 original). It takes fastspec's path only for the arguments fastspec computes as librosa does:
@@ -211,6 +212,54 @@ def _inverse(name):
     return adapter
 
 
+_PIPTRACK_KEYS = {"hop_length", "fmin", "fmax", "threshold", "win_length", "window", "center", "pad_mode"}
+
+
+def _estimate_tuning(a):
+    # chroma_stft's tuning estimate: librosa's piptrack -> median -> pitch_tuning, with the dense
+    # piptrack arrays replaced by one pass that keeps only the peaks (the same values, see
+    # fastspec._kernels.pitch). 60 s at 22.05 kHz: librosa's piptrack takes 3/4 of chroma_stft.
+    import librosa
+
+    from ._kernels.pitch import peak_candidates
+    from ._validate import all_finite
+
+    kwargs = a["kwargs"]
+    if set(kwargs) - _PIPTRACK_KEYS or not all(np.isreal(kwargs.get(k, 0)) for k in ("fmin", "fmax", "threshold")):
+        return _FALLBACK
+    if a["S"] is None:
+        if not _float_array(a["y"]) or not _stft_args_ok({"pad_mode": "constant", "window": "hann", **kwargs}):
+            return _FALLBACK
+        spec = {k: v for k, v in kwargs.items() if k not in ("fmin", "fmax", "threshold")}
+        S, n_fft = librosa.core.spectrum._spectrogram(y=a["y"], n_fft=a["n_fft"], power=1, **spec)
+    else:
+        S = a["S"]
+        if not _float_array(S) or any(k not in ("fmin", "fmax", "threshold") for k in kwargs):
+            return _FALLBACK
+        n_fft = 2 * (S.shape[-2] - 1)
+    S = np.abs(S)
+    if S.ndim < 2 or S.shape[-2] < 3 or S.size == 0 or not all_finite(S):
+        return _FALLBACK  # librosa's edge cases (np.gradient's minimum, NaN maxima) stay librosa's
+    sr = float(a["sr"])
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    in_range = ((np.maximum(kwargs.get("fmin", 150.0), 0) <= freqs)
+                & (freqs < np.minimum(kwargs.get("fmax", 4000.0), sr / 2)))
+    threshold = S.dtype.type(kwargs.get("threshold", 0.1))
+    frames = S.reshape((-1,) + S.shape[-2:])
+    pitches, mags = [], []
+    for item in frames:
+        p = np.empty(item.shape[1] * (item.shape[0] // 2 + 1), dtype=S.dtype)
+        m = np.empty_like(p)
+        n = peak_candidates(item, in_range, threshold, sr, n_fft, p, m)
+        pitches.append(p[:n])
+        mags.append(m[:n])
+    pitch, mag = np.concatenate(pitches), np.concatenate(mags)
+    voiced = pitch > 0
+    threshold = np.median(mag[voiced]) if voiced.any() else 0.0
+    return librosa.core.pitch.pitch_tuning(pitch[(mag >= threshold) & voiced], resolution=a["resolution"],
+                                           bins_per_octave=a["bins_per_octave"])
+
+
 _ADAPTERS = {
     "stft": _stft, "istft": _istft, "griffinlim": _griffinlim,
     "power_to_db": _db("power_to_db"), "amplitude_to_db": _db("amplitude_to_db"),
@@ -219,6 +268,7 @@ _ADAPTERS = {
     "filters.mel": _filters_mel,
     "feature.inverse.mel_to_stft": _inverse("mel_to_stft"), "feature.inverse.mel_to_audio": _inverse("mel_to_audio"),
     "feature.inverse.mfcc_to_mel": _inverse("mfcc_to_mel"), "feature.inverse.mfcc_to_audio": _inverse("mfcc_to_audio"),
+    "estimate_tuning": _estimate_tuning,
 }
 """librosa's public name -> the adapter that computes it on fastspec (or says it cannot)."""
 

@@ -173,3 +173,36 @@ def test_float32_stft_is_accurate_bin_by_bin():
     for plain in (fastspec.stft(y, precision=np.float64), fastspec.stft(y.astype(np.float64), dtype=np.complex64)):
         assert plain.dtype == np.complex64 and np.allclose(plain, exact, rtol=1e-5, atol=1e-8)
     assert not np.allclose(fastspec.stft(y), exact, rtol=1e-5, atol=1e-8)  # float32 arithmetic, as documented
+
+
+TUNING_CALLS = [
+    dict(S=np.abs(librosa.stft(Y)) ** 2, sr=22050, bins_per_octave=12),  # as chroma_stft asks
+    dict(S=np.abs(librosa.stft(Y64, n_fft=1024)), sr=22050, resolution=0.001),
+    dict(y=Y, sr=22050, hop_length=256, fmin=80.0, fmax=2000.0, threshold=0.05, bins_per_octave=24),
+    dict(y=np.sin(2 * np.pi * 445.0 * np.arange(44100) / 22050).astype(np.float32), sr=22050, resolution=0.002),
+]
+
+
+@pytest.mark.parametrize("kwargs", TUNING_CALLS, ids=["chroma S", "f64 S", "y kwargs", "tone"])
+def test_estimate_tuning_is_librosas_to_the_bit(kwargs):
+    theirs = librosa.estimate_tuning(**kwargs)
+    with fastspec.librosa_patched():
+        assert hasattr(librosa.feature.spectral.estimate_tuning, "__fastspec_original__")  # chroma_stft's
+        ours = librosa.estimate_tuning(**kwargs)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_peak_candidates_are_piptracks_peaks(seed):
+    from fastspec._kernels.pitch import peak_candidates
+
+    y = fastspec.data.speech(22050, 2.0, seed=seed)
+    for S in (np.abs(librosa.stft(y)) ** 2, np.abs(librosa.stft(y.astype(np.float64), n_fft=512))):
+        pitches, mags = librosa.piptrack(S=S, sr=22050, fmin=100.0, threshold=0.2)
+        n_fft = 2 * (S.shape[0] - 1)
+        freqs = librosa.fft_frequencies(sr=22050, n_fft=n_fft)
+        p, m = np.empty(S.size, S.dtype), np.empty(S.size, S.dtype)
+        n = peak_candidates(S, (100.0 <= freqs) & (freqs < 4000.0), S.dtype.type(0.2), 22050.0, n_fft, p, m)
+        peaks = np.nonzero(pitches.T)  # frame by frame, as the kernel walks
+        assert n == len(peaks[0]) > 100
+        assert np.array_equal(p[:n], pitches.T[peaks]) and np.array_equal(m[:n], mags.T[peaks])
