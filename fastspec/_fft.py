@@ -40,6 +40,7 @@ import warnings
 
 import numpy as np
 
+from . import _kernels  # first, so that its fork handler runs after this module's
 from ._config import current
 
 FFT_BACKEND = os.environ.get("FASTSPEC_FFT", "auto").strip().lower() or "auto"
@@ -246,10 +247,8 @@ class Plan:
         self.users = 0
         self._descriptor = None
         if _library(self._prefix) is None:
-            # Imported only where needed (its compile, or load from numba's cache, takes seconds), under
-            # the planner lock, which fork() waits for: no child inherits a half-done import.
-            from ._kernels import fallback_fft
-
+            # Loaded only where needed (its compile, or load from numba's cache, takes seconds).
+            fallback_fft = _kernels.load("fallback_fft")
             self._descriptor = fallback_fft.describe(kind, n_fft, batch, self.dtype)
             self.pointer = self._descriptor.ctypes.data
             self.execute = fallback_fft.EXECUTE

@@ -28,6 +28,9 @@ import numpy.ma  # noqa: F401 -- see below
 # calling serial nogil kernels and a single-threaded FFTW plan; it has no parallel numba kernel, so
 # it leaves numba's threading layer, and everything else about the host's numba, alone.
 
+JIT_DISABLED = bool(numba.config.DISABLE_JIT)
+"""Whether numba runs kernels as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+
 FALLBACK_CACHE_PREFIX = "fastspec-numba-cache"
 """Name of the cache folder under :func:`tempfile.gettempdir` used where numba has none (``-<uid>`` on POSIX)."""
 

@@ -221,7 +221,7 @@ def _estimate_tuning(a):
     # fastspec._kernels.pitch). 60 s at 22.05 kHz: librosa's piptrack takes 3/4 of chroma_stft.
     import librosa
 
-    from ._kernels.pitch import peak_candidates
+    from ._kernels import pitch as kernels
     from ._validate import all_finite
 
     kwargs = a["kwargs"]
@@ -250,7 +250,7 @@ def _estimate_tuning(a):
     for item in frames:
         p = np.empty(item.shape[1] * (item.shape[0] // 2 + 1), dtype=S.dtype)
         m = np.empty_like(p)
-        n = peak_candidates(item, in_range, threshold, sr, n_fft, p, m)
+        n = kernels.peak_candidates(item, in_range, threshold, sr, n_fft, p, m)
         pitches.append(p[:n])
         mags.append(m[:n])
     pitch, mag = np.concatenate(pitches), np.concatenate(mags)

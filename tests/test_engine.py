@@ -165,6 +165,57 @@ def test_fork_while_another_thread_plans():
         thread.join(30)
 
 
+def test_import_loads_no_numba_scipy_or_fftw():
+    script = ("import sys, fastspec\n"
+              "heavy = [m for m in ('numba', 'llvmlite', 'scipy', 'pyfftw') if m in sys.modules]\n"
+              "assert not heavy, heavy\n"
+              "fastspec.melspectrogram(y=fastspec.data.noise(16000, 0.5), sr=16000)\n"
+              "assert 'numba' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+FORK_DURING_FIRST_CALL = """
+import os, sys, threading, time
+import numpy as np, fastspec
+y = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+first = threading.Thread(target=lambda: fastspec.melspectrogram(y=y, sr=16000))  # loads numba and kernels
+first.start()
+children = []
+for _ in range(20):  # forks spread over the loading (a few hundred ms)
+    time.sleep(0.02)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = fastspec.melspectrogram(y=y, sr=16000).shape == (128, 32)
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    children.append(pid)
+first.join()
+deadline = time.monotonic() + 90
+codes = []
+for pid in children:
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            codes.append(os.waitstatus_to_exitcode(status))
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            codes.append("hung")
+            break
+        time.sleep(0.05)
+assert codes == [0] * len(children), codes
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
+def test_fork_while_another_thread_loads_the_kernels():
+    # Kernels load on the first call; a fork then must neither hang the child nor break it.
+    subprocess.run([sys.executable, "-c", FORK_DURING_FIRST_CALL], check=True, timeout=240)
+
+
 def _private_uses(path):
     """``module._name`` uses and ``from module import _name`` imports of another fastspec module in ``path``."""
     tree = ast.parse(path.read_text(), filename=str(path))

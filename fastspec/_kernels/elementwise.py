@@ -2,7 +2,7 @@
 
 import math
 
-from .._numba import serial
+from .._numba import JIT_DISABLED, serial  # noqa: F401 -- JIT_DISABLED: for all_finite's callers
 
 
 @serial
