@@ -216,6 +216,40 @@ def test_fork_while_another_thread_loads_the_kernels():
     subprocess.run([sys.executable, "-c", FORK_DURING_FIRST_CALL], check=True, timeout=240)
 
 
+WISDOM_SCRIPT = """
+import sys, numpy as np, fastspec
+y = np.random.default_rng(0).standard_normal(40000).astype(np.float32)
+np.save(sys.argv[1], fastspec.spectrogram(y, n_fft=1536, hop_length=100))
+"""
+
+
+def _run_with_wisdom_dir(folder, out, **env):
+    env = {**os.environ, "FASTSPEC_WISDOM_DIR": str(folder), "FASTSPEC_REPRODUCIBLE": "0", **env}
+    subprocess.run([sys.executable, "-c", WISDOM_SCRIPT, str(out)], check=True, timeout=120, env=env)
+    return np.load(out)
+
+
+def test_measured_plans_are_remembered_between_processes(tmp_path):
+    folder = tmp_path / "wisdom"
+    first = _run_with_wisdom_dir(folder, tmp_path / "a.npy")
+    files = list(folder.glob("fftwf-*.wisdom"))
+    assert len(files) == 1 and files[0].stat().st_size > 100
+    saved = files[0].read_bytes()
+    # The next process plans from the file: the same algorithms, so the same bits, and nothing new to save.
+    assert np.array_equal(_run_with_wisdom_dir(folder, tmp_path / "b.npy"), first)
+    assert files[0].read_bytes() == saved
+    files[0].write_bytes(b"(not wisdom")  # a damaged file is ignored, and replaced
+    assert np.array_equal(_run_with_wisdom_dir(folder, tmp_path / "c.npy"), first)
+    assert files[0].read_bytes().startswith(b"(fftw")
+
+
+def test_wisdom_persistence_can_be_off_or_impossible(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    for folder in ("", tmp_path / "a-file" / "sub"):  # off; a folder that cannot be made
+        _run_with_wisdom_dir(folder, tmp_path / "out.npy", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists() and (tmp_path / "a-file").read_text() == ""
+
+
 def _private_uses(path):
     """``module._name`` uses and ``from module import _name`` imports of another fastspec module in ``path``."""
     tree = ast.parse(path.read_text(), filename=str(path))
