@@ -102,7 +102,7 @@ def _griffinlim(a):
     rng = _librosa_rng(a["random_state"])
     if (not _float_array(S) or a["init"] not in ("random", None) or a["pad_mode"] not in _PAD_MODES
             or not _window_ok(a["window"]) or rng is None or not 0 <= a["momentum"] <= 1
-            or (a["dtype"] is not None and not _natural_complex(S, a["dtype"]))):
+            or (a["dtype"] is not None and np.dtype(a["dtype"]) != S.dtype)):  # librosa's: the signal's dtype
         return _FALLBACK  # momentum > 1 warns in librosa; the rest is librosa's alone
     if a["init"] == "random":
         init = np.exp(2j * np.pi * rng.random(size=S.shape))  # librosa's draw, in its order

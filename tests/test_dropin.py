@@ -206,3 +206,31 @@ def test_peak_candidates_are_piptracks_peaks(seed):
         peaks = np.nonzero(pitches.T)  # frame by frame, as the kernel walks
         assert n == len(peaks[0]) > 100
         assert np.array_equal(p[:n], pitches.T[peaks]) and np.array_equal(m[:n], mags.T[peaks])
+
+
+def test_mfcc_of_a_given_spectrogram_warns_as_librosa_does():
+    # mfcc(S=) is a DCT only: the mel filterbank its parameters would describe (here 1025 bands, many
+    # empty) is never built or used, so its warnings do not apply (librosa gives none).
+    S = librosa.amplitude_to_db(np.abs(librosa.stft(Y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        theirs = librosa.feature.mfcc(S=S)
+        with fastspec.librosa_patched():
+            ours = librosa.feature.mfcc(S=S)
+        plain = fastspec.mfcc(S=S)
+    assert _rel(ours, theirs) <= 1e-6 and _rel(plain, theirs) <= 1e-6  # float32 DCTs
+
+
+def test_griffinlim_with_librosas_real_dtype_runs_on_fastspec():
+    # librosa's griffinlim dtype is the signal's (real) dtype; the matching one is fastspec's to compute.
+    S = np.abs(librosa.stft(Y))
+    calls = []
+    real_griffin_lim = fastspec.griffin_lim
+    try:
+        fastspec.griffin_lim = lambda *a, **k: calls.append(1) or real_griffin_lim(*a, **k)
+        theirs = librosa.griffinlim(S, n_iter=3, random_state=0, dtype=np.float32)
+        with fastspec.librosa_patched():
+            ours = librosa.griffinlim(S, n_iter=3, random_state=0, dtype=np.float32)
+    finally:
+        fastspec.griffin_lim = real_griffin_lim
+    assert calls and ours.dtype == theirs.dtype == np.float32 and _rel(ours, theirs) <= 1e-4

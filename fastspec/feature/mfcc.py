@@ -201,5 +201,6 @@ def mfcc(y=None, *, sr=PRESET, S=None, n_mfcc=PRESET, dct_type=2, norm="ortho", 
                  append_energy=append_energy, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                  window=window, center=center, pad_mode=pad_mode, power=power, n_mels=n_mels, fmin=fmin, fmax=fmax,
                  htk=htk, preemphasis=preemphasis, amin=amin)
-    transform = cached(MFCC, p, dct_type, norm, preset)
+    # From S only the DCT runs: the filterbank's warnings (empty filters, fmax) would be about nothing.
+    transform = cached(MFCC, p, dct_type, norm, preset, warn=S is None)
     return transform(y, dtype=dtype) if S is None else transform.from_log_mel(S)

@@ -103,11 +103,12 @@ def _cached_build(cls, frozen, *rest):
     return build(cls, (dict(frozen), *rest))
 
 
-def cached(cls, p, *rest):
-    """:func:`_build` cached on the resolved parameters when they are hashable; warns as the call should."""
+def cached(cls, p, *rest, warn=True):
+    """:func:`_build` cached on the resolved parameters when they are hashable; warns as the call should (``warn``)."""
     try:
         obj = _cached_build(cls, tuple(sorted(p.items())), *rest)
     except TypeError:  # an unhashable window (array): build one for this call
         obj = build(cls, (p, *rest))
-    warn_all(obj._notices, stacklevel=3)
+    if warn:
+        warn_all(obj._notices, stacklevel=3)
     return obj
