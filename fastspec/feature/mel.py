@@ -162,6 +162,7 @@ class MelSpectrogram:
     filterbank = property(lambda self: self._basis, doc="The dense (read-only) mel filterbank.")
     sparse_filterbank = property(lambda self: self._sparse, doc="The :class:`~fastspec.filters.SparseFilterbank`.")
     top_db = property(lambda self: self._top_db, doc="The dynamic range kept by ``log='db'`` (None: no clip).")
+    log = property(lambda self: self._log, doc="The logarithm applied: None, ``'db'`` or ``'ln'``.")
     notices = property(lambda self: tuple(self._notices),
                        doc="The warnings this transform gives at each call, as text (empty bands, psf's truncation).")
 
