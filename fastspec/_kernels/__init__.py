@@ -66,15 +66,17 @@ def load(name):
 
 
 class _Deferred:
-    """Stands for kernel module ``name`` until an attribute is first looked up."""
-
-    __slots__ = ("_name",)
+    """Stands for kernel module ``name``: the module is imported at the first attribute lookup."""
 
     def __init__(self, name):
         self._name = name
 
     def __getattr__(self, attribute):
-        return getattr(load(self._name), attribute)
+        # Kept on the stand-in: later lookups find it directly, without coming here (a kernel call
+        # on a 1 s clip makes about five such lookups).
+        value = getattr(load(self._name), attribute)
+        setattr(self, attribute, value)
+        return value
 
     def __repr__(self):
         return f"<kernel module {__name__}.{self._name}, loaded on first use>"
