@@ -407,7 +407,12 @@ def _import(prefix, blob):
     return bool(_fn(prefix, "import_wisdom_from_string")(blob))
 
 
-_saved_wisdom = {}  # prefix -> the wisdom last read from or written to WISDOM_DIR
+_saved_wisdom = {}  # prefix -> the wisdom entries last read from or written to WISDOM_DIR
+
+
+def _entries(blob):
+    # FFTW exports its wisdom in hash-table order, which differs between processes holding the same.
+    return frozenset(blob.splitlines())
 
 
 def _wisdom_path(prefix):
@@ -432,7 +437,7 @@ def _read_wisdom(prefix):
             blob = f.read(1 << 24)
     except (OSError, TypeError):
         return b""
-    _saved_wisdom[prefix] = blob
+    _saved_wisdom[prefix] = _entries(blob)
     return blob
 
 
@@ -446,7 +451,7 @@ def _remember(prefix):
     if _library(prefix) is None or not WISDOM_DIR:
         return
     blob = _export(prefix)
-    if blob == _saved_wisdom.get(prefix):
+    if _entries(blob) == _saved_wisdom.get(prefix):
         return
     path = _wisdom_path(prefix)
     try:
@@ -455,7 +460,7 @@ def _remember(prefix):
         blob = _export(prefix)
     except OSError:
         pass
-    _saved_wisdom[prefix] = blob  # written or not: the same wisdom is not tried again
+    _saved_wisdom[prefix] = _entries(blob)  # written or not: the same wisdom is not tried again
     temporary = None
     try:
         os.makedirs(WISDOM_DIR, exist_ok=True)

@@ -238,8 +238,9 @@ def test_measured_plans_are_remembered_between_processes(tmp_path):
     # The next process plans from the file: the same algorithms, so the same bits, and nothing new to save.
     assert np.array_equal(_run_with_wisdom_dir(folder, tmp_path / "b.npy"), first)
     assert files[0].read_bytes() == saved
-    files[0].write_bytes(b"(not wisdom")  # a damaged file is ignored, and replaced
-    assert np.array_equal(_run_with_wisdom_dir(folder, tmp_path / "c.npy"), first)
+    files[0].write_bytes(b"(not wisdom")  # a damaged file is ignored (plans measured afresh), and replaced
+    again = _run_with_wisdom_dir(folder, tmp_path / "c.npy")
+    assert np.allclose(again, first, rtol=1e-5, atol=1e-5 * float(np.max(first)))
     assert files[0].read_bytes().startswith(b"(fftw")
 
 
