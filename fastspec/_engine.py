@@ -211,13 +211,14 @@ def segment_tasks(n_items, n_segments):
 
 def frame_runs(tasks):
     """``(item, first_frame, stop_frame)`` of each item's contiguous frames in forward ``tasks``."""
-    if len(tasks) == 0:
-        return []
-    items = tasks[:, 0]
-    heads = np.concatenate(([0], np.flatnonzero(items[1:] != items[:-1]) + 1))
-    tails = np.concatenate((heads[1:], [len(tasks)])) - 1
-    return [(int(items[h]), int(tasks[h, 1]), int(tasks[t, 1] + tasks[t, 2]))
-            for h, t in zip(heads, tails, strict=True)]
+    # A Python loop: numpy's five calls on these few rows took 11 us, a third of a one-frame call.
+    runs = []
+    for item, first, count in tasks.tolist():
+        if runs and runs[-1][0] == item:
+            runs[-1] = (item, runs[-1][1], first + count)
+        else:
+            runs.append((item, first, first + count))
+    return runs
 
 
 def scratch(shapes):
