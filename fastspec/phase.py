@@ -319,7 +319,7 @@ def window_gamma(tf):
     return float(4 * np.pi * np.sum((n - centre) ** 2 * w * w) / energy)
 
 
-def _window_centre(tf):
+def window_centre(tf):
     """Position of the window's centre in its frame (its centroid; the symmetry point)."""
     w = tf.window(np.float64)
     return float(np.sum(np.arange(w.size) * w) / np.sum(w))
@@ -359,7 +359,7 @@ def _pghi_one(mag, tf, gamma, tol, out):
                            np.empty(n, dtype=index), np.empty(n, dtype=index), np.empty(n, dtype=index),
                            np.empty(_PGHI_BUCKETS + 1, dtype=index))
     # Integration measured phase from each window's centre; the STFT's is from the frame start.
-    kernels.polar(m64, phase, 2 * np.pi * _window_centre(tf) / n_fft, out)
+    kernels.polar(m64, phase, 2 * np.pi * window_centre(tf) / n_fft, out)
 
 
 def pghi(S, *, hop_length=None, n_fft=None, win_length=None, window="hann", center=True,

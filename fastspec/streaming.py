@@ -27,13 +27,15 @@ import threading
 import numpy as np
 
 from . import _config, _engine, _validate
+from ._kernels import phase as phase_kernels
 from ._kernels import pipeline
 from ._validate import ParameterError
 from .feature.mel import MelSpectrogram
 from .feature.mfcc import MFCC
+from .phase import window_centre, window_gamma
 from .stft import Stft
 
-__all__ = ["StreamingIstft", "StreamingMFCC", "StreamingMelSpectrogram", "StreamingStft"]
+__all__ = ["StreamingIstft", "StreamingMFCC", "StreamingMelSpectrogram", "StreamingPghi", "StreamingStft"]
 
 _LOCAL_PAD_MODES = ("constant", "reflect", "edge", "symmetric", "linear_ramp")
 """Pad modes whose start depends only on the first samples and end only on the last ones."""
@@ -477,3 +479,141 @@ class StreamingIstft:
         self._sums, self._weights = self._sums[..., count:], self._weights[count:]
         self._start += count
         return out[..., skip:]
+
+
+class StreamingPghi:
+    """Sound from magnitude frames alone, as they arrive: real-time PGHI (Průša & Holighaus 2016).
+
+    Each frame's phase is integrated from the previous frame's and along its own bins, largest
+    coefficients first (:func:`fastspec.pghi`'s rule, one frame at a time); the time derivative
+    of the log-magnitude is a central difference with ``lookahead=1`` (so a frame is resolved
+    when the next one arrives) or a backward one with ``lookahead=0``. The frames then go through
+    a :class:`StreamingIstft`. The magnitude's running maximum sets the ``tol`` threshold.
+
+    Parameters
+    ----------
+    n_fft : int, default 2048
+    hop_length : int or None, default None (``win_length // 4``)
+    win_length : int or None, default None (``n_fft``)
+    window : str, tuple or array_like, default "hann"
+    center : bool, default True
+    lookahead : {1, 0}, default 1
+        Frames waited for before a frame's phase is set.
+    tol : float, default 1e-5
+        Relative magnitude at or below which a coefficient gets phase 0.
+    gamma : float or None, default None
+        The window's Gaussian ``gamma`` (samples**2); None: :func:`fastspec.phase.window_gamma`.
+    """
+
+    def __init__(self, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, lookahead=1,
+                 tol=1e-5, gamma=None):
+        self._istft = StreamingIstft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                                     center=center)
+        tf = self.stft = self._istft.stft
+        if lookahead not in (0, 1) or isinstance(lookahead, bool):
+            raise ParameterError(f"lookahead={lookahead!r} must be 0 or 1 (frames)")
+        self._lookahead = lookahead
+        self._tol = _validate.positive_float(tol, "tol", allow_zero=True)
+        self._gamma = window_gamma(tf) if gamma is None else _validate.positive_float(gamma, "gamma")
+        self._slope = 2 * np.pi * window_centre(tf) / tf.n_fft
+        n = tf.n_freq
+        self._keys, self._items, self._todo = np.empty(2 * n), np.empty(2 * n, np.int64), np.empty(n, np.int64)
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self):
+        self._mags = []  # the frames not yet resolved (at most lookahead + 1), float64
+        self._prev = None  # (logmag, phase, dphi_time) of the last resolved frame
+        self._prev_mag = None  # and its magnitudes
+        self._top = 0.0
+        self._dtype = None
+
+    def copy(self):
+        """An independent copy of the stream, in its current state."""
+        with self._lock:
+            clone = _copy.copy(self)
+            clone._mags, clone._prev = list(self._mags), _copy.deepcopy(self._prev)
+            clone._istft = self._istft.copy()
+        clone._keys, clone._items, clone._todo = np.empty_like(self._keys), np.empty_like(self._items), \
+            np.empty_like(self._todo)
+        clone._lock = threading.Lock()
+        return clone
+
+    def push(self, frames):
+        """Add magnitude frames; return the samples that became final.
+
+        Parameters
+        ----------
+        frames : numpy.ndarray, shape (1 + n_fft // 2, n_new_frames)
+            Non-negative magnitudes, float32 or float64.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_final_samples,)
+        """
+        with self._lock:
+            S = _validate.magnitude(frames, self.stft.n_fft, "frames") if np.shape(frames)[-1:] != (0,) else np.asarray(frames)
+            if S.ndim != 2 or S.shape[0] != self.stft.n_freq:
+                raise ParameterError(f"frames has shape {S.shape}; expected ({self.stft.n_freq}, n) magnitudes")
+            if self._dtype is None:
+                self._dtype = np.dtype(np.float32 if S.dtype == np.float32 else np.float64)
+            out = []
+            for t in range(S.shape[1]):
+                column = S[:, t].astype(np.float64)
+                self._top = max(self._top, float(column.max()))
+                self._mags.append(column)
+                if len(self._mags) > self._lookahead:
+                    out.append(self._resolve(final=False))
+            return self._samples(out)
+
+    def flush(self):
+        """End the stream: resolve the frames held back, and return the remaining samples.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_last_samples,)
+        """
+        with self._lock:
+            try:
+                out = []
+                while self._mags:
+                    out.append(self._resolve(final=True))
+                tail = self._samples(out)
+                return np.concatenate([tail, self._istft.flush()]).astype(tail.dtype, copy=False)
+            finally:
+                self._reset()
+
+    def _resolve(self, final):
+        """Set the phase of the oldest held frame; return it as a complex STFT frame."""
+        tf = self.stft
+        floor = self._top * 1e-12 if self._top > 0 else 1e-300
+        window = [self._mags[0]] if self._prev is None else [self._prev_mag, self._mags[0]]
+        if self._lookahead and len(self._mags) > 1:
+            window.append(self._mags[1])
+        logmag = np.log(np.maximum(np.array(window), floor))
+        dphi_time, dphi_freq = np.empty_like(logmag), np.empty_like(logmag)
+        phase_kernels.pghi_gradients(logmag, float(tf.hop_length), float(tf.n_fft), float(self._gamma), 0.0,
+                                     dphi_time, dphi_freq)
+        row = 0 if self._prev is None else 1
+        phase = np.empty(tf.n_freq)
+        threshold = np.log(self._tol * self._top) if self._tol > 0 and self._top > 0 else -np.inf
+        if self._prev is None:
+            empty = np.zeros(tf.n_freq)
+            phase_kernels.rtpghi_frame(empty, empty, empty, False, logmag[row], dphi_time[row], dphi_freq[row],
+                                       threshold, phase, self._keys, self._items, self._todo)
+        else:
+            prev_logmag, prev_phase, prev_dphi_time = self._prev
+            phase_kernels.rtpghi_frame(prev_logmag, prev_phase, prev_dphi_time, True, logmag[row], dphi_time[row],
+                                       dphi_freq[row], threshold, phase, self._keys, self._items, self._todo)
+        mag = self._mags.pop(0)
+        self._prev = (logmag[row], phase, dphi_time[row])
+        self._prev_mag = mag
+        frame = np.empty((1, tf.n_freq), dtype=np.result_type(self._dtype, np.complex64))
+        phase_kernels.polar(mag[None, :], phase[None, :], self._slope, frame)
+        return frame[0]
+
+    def _samples(self, frames):
+        if not frames:
+            return self._istft.push(np.zeros((self.stft.n_freq, 0), np.result_type(self._dtype or np.float32,
+                                                                                     np.complex64)))
+        return self._istft.push(np.stack(frames, axis=-1))

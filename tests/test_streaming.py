@@ -180,3 +180,39 @@ def test_streams_on_many_threads_give_what_each_gives_alone():
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(run, range(8)))
         assert all(np.array_equal(a, b) for a, b in zip(results, alone, strict=True))
+
+
+def _rtpghi_and_offline(y, lookahead=1):
+    kw = dict(n_fft=1024, hop_length=256)
+    S = np.abs(fastspec.stft(y.astype(np.float64), **kw))
+    offline = fastspec.istft(fastspec.pghi(S, **kw), **kw)
+    stream = fastspec.StreamingPghi(lookahead=lookahead, **kw)
+    rng = np.random.default_rng(0)
+    parts, t = [], 0
+    while t < S.shape[-1]:
+        k = int(rng.choice([0, 1, 1, 3]))
+        parts.append(stream.push(S[:, t:t + k]))
+        t += k
+    parts.append(stream.flush())
+    ours = np.concatenate(parts)
+    assert ours.shape == offline.shape
+    return fastspec.spectral_convergence(S, ours, **kw), fastspec.spectral_convergence(S, offline, **kw)
+
+
+@pytest.mark.parametrize("signal", ["chirp", "music"])
+def test_rtpghi_is_within_2_db_of_offline_pghi(signal):
+    ours, offline = _rtpghi_and_offline(getattr(data, signal)(22050, 2.0))
+    assert ours <= offline + 2.0, (ours, offline)
+
+
+def test_rtpghi_on_speech():
+    # Measured: -22.2 dB against offline PGHI's -25.0 (its paths also run backwards in time, which a
+    # stream cannot): within 3 dB, not yet the 2 dB issue #15 asks for.
+    ours, offline = _rtpghi_and_offline(data.speech(22050, 3.0, seed=1))
+    assert ours <= offline + 3.0, (ours, offline)
+    assert ours < -20.0
+
+
+def test_rtpghi_without_lookahead_still_reconstructs():
+    ours, _ = _rtpghi_and_offline(data.music(22050, 2.0), lookahead=0)
+    assert ours < -12.0  # measured -14.0 (offline PGHI -15.5)
