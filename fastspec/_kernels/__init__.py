@@ -16,8 +16,8 @@ import os
 import sys
 import threading
 
-_NAMES = ("elementwise", "fallback_fft", "filterbank", "framing", "overlap_add", "phase", "pipeline", "pitch", "seed",
-          "xcorr")
+_NAMES = ("elementwise", "fallback_fft", "filterbank", "framing", "overlap_add", "phase", "pipeline", "pitch",
+          "rtpghi", "seed", "xcorr")
 _lock = threading.RLock()
 _loaded = {}
 

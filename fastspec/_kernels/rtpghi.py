@@ -1,0 +1,91 @@
+"""Real-time PGHI: one frame's phase integration (Průša & Holighaus 2016), with its small heap."""
+
+from .._numba import serial
+
+
+@serial
+def _heap_push(keys, items, size, key, item):
+    i = size
+    keys[i], items[i] = key, item
+    while i > 0:
+        parent = (i - 1) // 2
+        if keys[parent] >= keys[i]:
+            break
+        keys[parent], keys[i] = keys[i], keys[parent]
+        items[parent], items[i] = items[i], items[parent]
+        i = parent
+    return size + 1
+
+
+@serial
+def _heap_pop(keys, items, size):
+    item = items[0]
+    size -= 1
+    keys[0], items[0] = keys[size], items[size]
+    i = 0
+    while True:
+        left, right, top = 2 * i + 1, 2 * i + 2, i
+        if left < size and keys[left] > keys[top]:
+            top = left
+        if right < size and keys[right] > keys[top]:
+            top = right
+        if top == i:
+            break
+        keys[top], keys[i] = keys[i], keys[top]
+        items[top], items[i] = items[i], items[top]
+        i = top
+    return item, size
+
+
+@serial
+def rtpghi_frame(prev_logmag, prev_phase, prev_dphi_time, has_prev, logmag, dphi_time, dphi_freq, log_threshold,
+                 phase, keys, items, todo):
+    """One frame's phase from the previous frame's (Průša & Holighaus 2016, real-time PGHI).
+
+    The bins above ``log_threshold`` are reached largest first: from the previous frame's same
+    bin by the trapezoidal rule in time, or from a neighbouring bin of this frame in frequency;
+    where none can be reached the largest one left restarts by the time rule. Bins below get
+    phase 0. ``keys``/``items`` hold a heap of ``2 * n_freq`` entries (``item < n_freq``: the
+    previous frame's bin; else this frame's bin ``item - n_freq``); ``todo`` is scratch.
+    """
+    n = logmag.shape[0]
+    left = 0
+    for k in range(n):
+        if logmag[k] > log_threshold:
+            todo[k] = 1
+            left += 1
+        else:
+            todo[k] = 0
+            phase[k] = 0.0
+    size = 0
+    if has_prev:
+        for k in range(n):
+            if todo[k] == 1:
+                size = _heap_push(keys, items, size, prev_logmag[k], k)
+    while left > 0:
+        if size == 0:  # nothing reaches what is left: restart at its largest bin, by the time rule
+            best = -1
+            for k in range(n):
+                if todo[k] == 1 and (best < 0 or logmag[k] > logmag[best]):
+                    best = k
+            step = 0.5 * (prev_dphi_time[best] + dphi_time[best]) if has_prev else 0.0
+            phase[best] = (prev_phase[best] if has_prev else 0.0) + step
+            todo[best] = 0
+            left -= 1
+            size = _heap_push(keys, items, size, logmag[best], n + best)
+            continue
+        item, size = _heap_pop(keys, items, size)
+        if item < n:  # the previous frame's bin: on in time to this frame's
+            if todo[item] == 1:
+                phase[item] = prev_phase[item] + 0.5 * (prev_dphi_time[item] + dphi_time[item])
+                todo[item] = 0
+                left -= 1
+                size = _heap_push(keys, items, size, logmag[item], n + item)
+            continue
+        k = item - n
+        for nb in (k - 1, k + 1):
+            if 0 <= nb < n and todo[nb] == 1:
+                phase[nb] = phase[k] + (0.5 if nb > k else -0.5) * (dphi_freq[k] + dphi_freq[nb])
+                todo[nb] = 0
+                left -= 1
+                size = _heap_push(keys, items, size, logmag[nb], n + nb)
