@@ -214,32 +214,43 @@ def pghi_gradients(logmag, hop, n_fft, gamma, centre, dphi_time, dphi_freq):
     integration) but kept in the signature so the units are documented in one place.
     Central differences inside, one-sided at the edges.
     """
-    n_frames, n_freq = logmag.shape
-    two_pi = 2.0 * math.pi
+    n_frames = logmag.shape[0]
     for t in range(n_frames):
-        for k in range(n_freq):
-            # d s / d w with w in cycles per sample: bins are 1 / n_fft apart.
-            if n_freq == 1:
-                ds_dw = 0.0
-            elif k == 0:
-                ds_dw = 0.0  # |c| is even about w = 0 for real signals
-            elif k == n_freq - 1:
-                if 2 * (n_freq - 1) == n_fft:
-                    ds_dw = 0.0  # and about the Nyquist frequency
-                else:
-                    ds_dw = (logmag[t, k] - logmag[t, k - 1]) * n_fft
+        pghi_gradient_row(logmag[max(t - 1, 0)], logmag[t], logmag[min(t + 1, n_frames - 1)], t > 0,
+                          t < n_frames - 1, hop, n_fft, gamma, dphi_time[t], dphi_freq[t])
+
+
+@serial
+def pghi_gradient_row(before, here, after, has_before, has_after, hop, n_fft, gamma, dphi_time, dphi_freq):
+    """:func:`pghi_gradients` for one frame ``here``, from its neighbours in time (where they exist).
+
+    The time derivative is central with both neighbours, one-sided with one, 0 with none.
+    """
+    n_freq = here.shape[0]
+    two_pi = 2.0 * math.pi
+    for k in range(n_freq):
+        # d s / d w with w in cycles per sample: bins are 1 / n_fft apart.
+        if n_freq == 1:
+            ds_dw = 0.0
+        elif k == 0:
+            ds_dw = 0.0  # |c| is even about w = 0 for real signals
+        elif k == n_freq - 1:
+            if 2 * (n_freq - 1) == n_fft:
+                ds_dw = 0.0  # and about the Nyquist frequency
             else:
-                ds_dw = (logmag[t, k + 1] - logmag[t, k - 1]) * n_fft / 2.0
-            dphi_time[t, k] = hop * (ds_dw / gamma + two_pi * k / n_fft)
-            if n_frames == 1:
-                ds_dt = 0.0
-            elif t == 0:
-                ds_dt = (logmag[1, k] - logmag[0, k]) / hop
-            elif t == n_frames - 1:
-                ds_dt = (logmag[t, k] - logmag[t - 1, k]) / hop
-            else:
-                ds_dt = (logmag[t + 1, k] - logmag[t - 1, k]) / (2.0 * hop)
-            dphi_freq[t, k] = -gamma * ds_dt / n_fft
+                ds_dw = (here[k] - here[k - 1]) * n_fft
+        else:
+            ds_dw = (here[k + 1] - here[k - 1]) * n_fft / 2.0
+        dphi_time[k] = hop * (ds_dw / gamma + two_pi * k / n_fft)
+        if has_before and has_after:
+            ds_dt = (after[k] - before[k]) / (2.0 * hop)
+        elif has_after:
+            ds_dt = (after[k] - here[k]) / hop
+        elif has_before:
+            ds_dt = (here[k] - before[k]) / hop
+        else:
+            ds_dt = 0.0
+        dphi_freq[k] = -gamma * ds_dt / n_fft
 
 
 @serial

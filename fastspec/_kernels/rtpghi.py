@@ -1,6 +1,7 @@
 """Real-time PGHI: one frame's phase integration (Průša & Holighaus 2016), with its small heap."""
 
 from .._numba import serial
+from .phase import pghi_gradient_row, polar
 
 
 @serial
@@ -89,3 +90,19 @@ def rtpghi_frame(prev_logmag, prev_phase, prev_dphi_time, has_prev, logmag, dphi
                 todo[nb] = 0
                 left -= 1
                 size = _heap_push(keys, items, size, logmag[nb], n + nb)
+
+
+@serial
+def rtpghi_step(before, here, after, has_before, has_after, hop, n_fft, gamma, log_threshold, prev_phase,
+                prev_dphi_time, mag, slope, dphi_time, dphi_freq, phase, keys, items, todo, out):
+    """One frame of real-time PGHI in one call: its phase derivatives, its phase, its complex coefficients.
+
+    ``before``/``here``/``after``: log-magnitudes of the previous, this and the next frame (the
+    flags say which exist); ``prev_phase``/``prev_dphi_time``: the previous frame's results.
+    Writes ``dphi_time``, ``dphi_freq``, ``phase`` and ``out = mag * exp(1j * (phase - slope * k))``.
+    """
+    pghi_gradient_row(before, here, after, has_before, has_after, hop, n_fft, gamma, dphi_time, dphi_freq)
+    rtpghi_frame(before, prev_phase, prev_dphi_time, has_before, here, dphi_time, dphi_freq, log_threshold, phase,
+                 keys, items, todo)
+    n = mag.shape[0]
+    polar(mag.reshape((1, n)), phase.reshape((1, n)), slope, out.reshape((1, n)))

@@ -6,7 +6,6 @@ import threading
 import numpy as np
 
 from .. import _validate
-from .._kernels import phase as phase_kernels
 from .._kernels import rtpghi
 from .._validate import ParameterError
 from ..phase import window_centre, window_gamma
@@ -35,8 +34,9 @@ class StreamingIstft:
         self._reset()
 
     def _reset(self):
-        self._sums = None  # overlap-add of the frames so far, from sample self._start of the padded signal
-        self._weights = None  # their window sum-square
+        self._sums = None  # (..., capacity): overlap-add of the frames so far, from padded sample self._start
+        self._weights = None  # (capacity,): their window sum-square
+        self._fill = 0  # samples of both in use
         self._start = 0  # padded-signal index of self._sums[..., 0]
         self._n_frames = 0
         self._dtype = None
@@ -62,38 +62,49 @@ class StreamingIstft:
         numpy.ndarray, shape (..., n_final_samples)
         """
         with self._lock:
-            return self._push(frames)
+            return self._push_unlocked(frames)
 
-    def _push(self, frames):
+    def _push_unlocked(self, frames):
         tf = self.stft
-        n_fft, hop = tf.n_fft, tf.hop_length
-        S = _validate.spectrum(frames, "frames", n_fft=n_fft) if np.shape(frames)[-1:] != (0,) else np.asarray(frames)
+        empty = np.shape(frames)[-1:] == (0,)
+        S = np.asarray(frames) if empty else _validate.spectrum(frames, "frames", n_fft=tf.n_fft)
         if S.ndim < 2 or S.shape[-2] != tf.n_freq or S.dtype.kind != "c":
             raise ParameterError(f"frames has shape {S.shape} and dtype {S.dtype}; expected complex "
                                  f"(..., {tf.n_freq}, n) frames")
         real = np.dtype(np.float32 if S.dtype == np.complex64 else np.float64)
         if self._sums is None:
             self._dtype = real
-            self._sums = np.zeros(S.shape[:-2] + (0,), dtype=real)
-            self._weights = np.zeros(0, dtype=real)
+            self._sums = np.zeros(S.shape[:-2] + (2 * tf.n_fft,), dtype=real)
+            self._weights = np.zeros(2 * tf.n_fft, dtype=real)
+            self._window = tf.window(real)
+            self._squared = self._window * self._window
         elif S.shape[:-2] != self._sums.shape[:-1] or real != self._dtype:
             raise ParameterError(f"frames has shape {S.shape} and dtype {S.dtype}; this stream takes "
-                                 f"{self._sums.shape[:-1] + (tf.n_freq, 'n')} {np.result_type(self._dtype, 1j)}")
+                                 f"{self._sums.shape[:-1] + (tf.n_freq, 'n')} {np.result_type(real, 1j)}")
+        return self._add(S)
+
+    def _add(self, S):
+        """Overlap-add checked frames ``S`` (``(..., n_freq, k)``, this stream's dtype); emit what became final."""
+        tf = self.stft
+        n_fft, hop = tf.n_fft, tf.hop_length
         k = S.shape[-1]
         if k:
-            window = tf.window(real)
-            first = self._n_frames * hop  # padded-signal index of the first new frame's first sample
-            end = first + (k - 1) * hop + n_fft
-            grow = end - self._start - self._sums.shape[-1]
-            if grow > 0:
-                self._sums = np.concatenate([self._sums, np.zeros(self._sums.shape[:-1] + (grow,), real)], axis=-1)
-                self._weights = np.concatenate([self._weights, np.zeros(grow, real)])
-            rows = np.fft.irfft(np.moveaxis(S, -1, -2), n=n_fft, axis=-1).astype(real, copy=False) * window
-            squared = window * window
+            first = self._n_frames * hop - self._start  # buffer index of the first new frame's first sample
+            need = first + (k - 1) * hop + n_fft
+            if need > self._weights.shape[0]:
+                sums = np.zeros(self._sums.shape[:-1] + (2 * need,), dtype=self._dtype)
+                weights = np.zeros(2 * need, dtype=self._dtype)
+                sums[..., :self._fill], weights[:self._fill] = self._sums[..., :self._fill], self._weights[:self._fill]
+                self._sums, self._weights = sums, weights
+            if need > self._fill:
+                self._sums[..., self._fill:need] = 0
+                self._weights[self._fill:need] = 0
+                self._fill = need
+            rows = np.fft.irfft(S, n=n_fft, axis=-2)  # (..., n_fft, k)
             for j in range(k):
-                at = first + j * hop - self._start
-                self._sums[..., at:at + n_fft] += rows[..., j, :]
-                self._weights[at:at + n_fft] += squared
+                at = first + j * hop
+                self._sums[..., at:at + n_fft] += rows[..., :, j] * self._window
+                self._weights[at:at + n_fft] += self._squared
             self._n_frames += k
         return self._emit(self._n_frames * hop)
 
@@ -105,30 +116,29 @@ class StreamingIstft:
         numpy.ndarray, shape (..., n_last_samples)
         """
         with self._lock:
-            return self._flush()
-
-    def _flush(self):
-        try:
-            if self._sums is None:
-                return np.zeros(0, dtype=np.float32)
-            tf = self.stft
-            if self._n_frames == 0:
-                return self._emit(self._start)
-            tf.inverse_geometry(self._n_frames)  # too few frames for a centred output: istft's error
-            return self._emit(tf.n_fft + tf.hop_length * (self._n_frames - 1) - tf.padding)
-        finally:
-            self._reset()
+            try:
+                if self._sums is None:
+                    return np.zeros(0, dtype=np.float32)
+                tf = self.stft
+                if self._n_frames == 0:
+                    return self._emit(self._start)
+                tf.inverse_geometry(self._n_frames)  # too few frames for a centred output: istft's error
+                return self._emit(tf.n_fft + tf.hop_length * (self._n_frames - 1) - tf.padding)
+            finally:
+                self._reset()
 
     def _emit(self, stop):
         """The final samples from ``self._start`` to padded-signal index ``stop``, centre padding left out."""
-        count = max(0, stop - self._start)
-        sums, weights = self._sums[..., :count], self._weights[:count]
-        tiny = np.finfo(self._dtype).tiny
-        scale = np.zeros_like(weights)
-        np.divide(1, weights, out=scale, where=weights > tiny)
-        out = sums * scale
+        count = min(max(0, stop - self._start), self._fill)
+        weights = self._weights[:count]
+        scale = np.zeros(count, dtype=self._dtype)
+        np.divide(1, weights, out=scale, where=weights > np.finfo(self._dtype).tiny)
+        out = self._sums[..., :count] * scale
+        rest = self._fill - count
+        self._sums[..., :rest] = self._sums[..., count:self._fill]
+        self._weights[:rest] = self._weights[count:self._fill]
+        self._fill = rest
         skip = max(0, self.stft.padding - self._start)
-        self._sums, self._weights = self._sums[..., count:], self._weights[count:]
         self._start += count
         return out[..., skip:]
 
@@ -169,14 +179,13 @@ class StreamingPghi:
         self._gamma = window_gamma(tf) if gamma is None else _validate.positive_float(gamma, "gamma")
         self._slope = 2 * np.pi * window_centre(tf) / tf.n_fft
         n = tf.n_freq
-        self._keys, self._items, self._todo = np.empty(2 * n), np.empty(2 * n, np.int64), np.empty(n, np.int64)
+        self._scratch = (np.empty(2 * n), np.empty(2 * n, np.int64), np.empty(n, np.int64))
         self._lock = threading.Lock()
         self._reset()
 
     def _reset(self):
-        self._mags = []  # the frames not yet resolved (at most lookahead + 1), float64
-        self._prev = None  # (logmag, phase, dphi_time) of the last resolved frame
-        self._prev_mag = None  # and its magnitudes
+        self._held = []  # (magnitude, log-magnitude) of the frames not yet resolved, float64
+        self._prev = None  # (log-magnitude, phase, dphi_time) of the last resolved frame
         self._top = 0.0
         self._dtype = None
 
@@ -184,10 +193,9 @@ class StreamingPghi:
         """An independent copy of the stream, in its current state."""
         with self._lock:
             clone = _copy.copy(self)
-            clone._mags, clone._prev = list(self._mags), _copy.deepcopy(self._prev)
+            clone._held, clone._prev = list(self._held), self._prev  # their arrays are never written again
             clone._istft = self._istft.copy()
-        clone._keys, clone._items, clone._todo = np.empty_like(self._keys), np.empty_like(self._items), \
-            np.empty_like(self._todo)
+        clone._scratch = tuple(np.empty_like(a) for a in self._scratch)
         clone._lock = threading.Lock()
         return clone
 
@@ -210,14 +218,15 @@ class StreamingPghi:
                 raise ParameterError(f"frames has shape {S.shape}; expected ({self.stft.n_freq}, n) magnitudes")
             if self._dtype is None:
                 self._dtype = np.dtype(np.float32 if S.dtype == np.float32 else np.float64)
-            out = []
+            resolved = []
             for t in range(S.shape[1]):
                 column = S[:, t].astype(np.float64)
                 self._top = max(self._top, float(column.max()))
-                self._mags.append(column)
-                if len(self._mags) > self._lookahead:
-                    out.append(self._resolve(final=False))
-            return self._samples(out)
+                # The log floor (1e-12 of the running maximum) is PGHI's; it only bounds log(0).
+                self._held.append((column, np.log(np.maximum(column, self._top * 1e-12 or 1e-300))))
+                if len(self._held) > self._lookahead:
+                    resolved.append(self._resolve())
+            return self._samples(resolved)
 
     def flush(self):
         """End the stream: resolve the frames held back, and return the remaining samples.
@@ -228,45 +237,38 @@ class StreamingPghi:
         """
         with self._lock:
             try:
-                out = []
-                while self._mags:
-                    out.append(self._resolve(final=True))
-                tail = self._samples(out)
+                resolved = []
+                while self._held:
+                    resolved.append(self._resolve())
+                tail = self._samples(resolved)
                 return np.concatenate([tail, self._istft.flush()]).astype(tail.dtype, copy=False)
             finally:
                 self._reset()
 
-    def _resolve(self, final):
+    def _resolve(self):
         """Set the phase of the oldest held frame; return it as a complex STFT frame."""
         tf = self.stft
-        floor = self._top * 1e-12 if self._top > 0 else 1e-300
-        window = [self._mags[0]] if self._prev is None else [self._prev_mag, self._mags[0]]
-        if self._lookahead and len(self._mags) > 1:
-            window.append(self._mags[1])
-        logmag = np.log(np.maximum(np.array(window), floor))
-        dphi_time, dphi_freq = np.empty_like(logmag), np.empty_like(logmag)
-        phase_kernels.pghi_gradients(logmag, float(tf.hop_length), float(tf.n_fft), float(self._gamma), 0.0,
-                                     dphi_time, dphi_freq)
-        row = 0 if self._prev is None else 1
-        phase = np.empty(tf.n_freq)
-        threshold = np.log(self._tol * self._top) if self._tol > 0 and self._top > 0 else -np.inf
+        n = tf.n_freq
+        mag, here = self._held.pop(0)
+        has_after = bool(self._lookahead and self._held)
+        after = self._held[0][1] if has_after else here
         if self._prev is None:
-            empty = np.zeros(tf.n_freq)
-            rtpghi.rtpghi_frame(empty, empty, empty, False, logmag[row], dphi_time[row], dphi_freq[row],
-                                       threshold, phase, self._keys, self._items, self._todo)
+            before, prev_phase, prev_dphi_time = here, here, here  # not read: there is no previous frame
         else:
-            prev_logmag, prev_phase, prev_dphi_time = self._prev
-            rtpghi.rtpghi_frame(prev_logmag, prev_phase, prev_dphi_time, True, logmag[row], dphi_time[row],
-                                       dphi_freq[row], threshold, phase, self._keys, self._items, self._todo)
-        mag = self._mags.pop(0)
-        self._prev = (logmag[row], phase, dphi_time[row])
-        self._prev_mag = mag
-        frame = np.empty((1, tf.n_freq), dtype=np.result_type(self._dtype, np.complex64))
-        phase_kernels.polar(mag[None, :], phase[None, :], self._slope, frame)
-        return frame[0]
+            before, prev_phase, prev_dphi_time = self._prev
+        threshold = np.log(self._tol * self._top) if self._tol > 0 and self._top > 0 else -np.inf
+        dphi_time, dphi_freq, phase = np.empty(n), np.empty(n), np.empty(n)
+        frame = np.empty(n, dtype=np.result_type(self._dtype, np.complex64))
+        rtpghi.rtpghi_step(before, here, after, self._prev is not None, has_after, float(tf.hop_length),
+                           float(tf.n_fft), float(self._gamma), float(threshold), prev_phase, prev_dphi_time, mag,
+                           self._slope, dphi_time, dphi_freq, phase, *self._scratch, frame)
+        self._prev = (here, phase, dphi_time)
+        return frame
 
     def _samples(self, frames):
-        if not frames:
-            return self._istft.push(np.zeros((self.stft.n_freq, 0), np.result_type(self._dtype or np.float32,
-                                                                                     np.complex64)))
-        return self._istft.push(np.stack(frames, axis=-1))
+        cplx = np.result_type(self._dtype or np.float32, np.complex64)
+        S = np.stack(frames, axis=-1) if frames else np.zeros((self.stft.n_freq, 0), cplx)
+        with self._istft._lock:
+            if self._istft._sums is None:  # its first frames: let it set itself up (and check them once)
+                return self._istft._push_unlocked(S)
+            return self._istft._add(S)
