@@ -5,16 +5,36 @@ from .phase import pghi_gradient_row, polar
 
 
 @serial
-def _heap_push(keys, items, size, key, item):
-    i = size
-    keys[i], items[i] = key, item
+def _sift_up(keys, items, i, key, item):
+    """Place ``(key, item)`` at hole ``i`` of a max-heap, moving smaller parents down (one write each)."""
     while i > 0:
-        parent = (i - 1) // 2
-        if keys[parent] >= keys[i]:
+        parent = (i - 1) >> 1
+        if keys[parent] >= key:
             break
-        keys[parent], keys[i] = keys[i], keys[parent]
-        items[parent], items[i] = items[i], items[parent]
+        keys[i], items[i] = keys[parent], items[parent]
         i = parent
+    keys[i], items[i] = key, item
+
+
+@serial
+def _sift_down(keys, items, size, i, key, item):
+    """Place ``(key, item)`` at hole ``i`` of a max-heap of ``size``, moving larger children up."""
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and keys[child + 1] > keys[child]:
+            child += 1
+        if keys[child] <= key:
+            break
+        keys[i], items[i] = keys[child], items[child]
+        i = child
+    keys[i], items[i] = key, item
+
+
+@serial
+def _heap_push(keys, items, size, key, item):
+    _sift_up(keys, items, size, key, item)
     return size + 1
 
 
@@ -22,19 +42,8 @@ def _heap_push(keys, items, size, key, item):
 def _heap_pop(keys, items, size):
     item = items[0]
     size -= 1
-    keys[0], items[0] = keys[size], items[size]
-    i = 0
-    while True:
-        left, right, top = 2 * i + 1, 2 * i + 2, i
-        if left < size and keys[left] > keys[top]:
-            top = left
-        if right < size and keys[right] > keys[top]:
-            top = right
-        if top == i:
-            break
-        keys[top], keys[i] = keys[i], keys[top]
-        items[top], items[i] = items[i], items[top]
-        i = top
+    if size > 0:
+        _sift_down(keys, items, size, 0, keys[size], items[size])
     return item, size
 
 
@@ -59,10 +68,13 @@ def rtpghi_frame(prev_logmag, prev_phase, prev_dphi_time, has_prev, logmag, dphi
             todo[k] = 0
             phase[k] = 0.0
     size = 0
-    if has_prev:
+    if has_prev:  # the previous frame's bins, heapified at once (O(n), not n pushes)
         for k in range(n):
             if todo[k] == 1:
-                size = _heap_push(keys, items, size, prev_logmag[k], k)
+                keys[size], items[size] = prev_logmag[k], k
+                size += 1
+        for i in range(size // 2 - 1, -1, -1):
+            _sift_down(keys, items, size, i, keys[i], items[i])
     while left > 0:
         if size == 0:  # nothing reaches what is left: restart at its largest bin, by the time rule
             best = -1
