@@ -39,6 +39,25 @@ def frame_centred(x, mean, first_frame, step, window, out):
 
 
 @serial
+def pretty_power(x, tasks, step, window, execute, plans, frames, spec, out):
+    """The seed's framed power spectrum of ``x`` for the frames of ``tasks``, in one compiled pass.
+
+    Each task ``[0, first_frame, n_frames]`` is framed (:func:`frame_centred`), transformed by
+    FFTW (``plans`` = (full block, shorter rest), as the engine's pipelines take them) and
+    squared into ``out`` (:func:`power_rows`). Returns the largest power's bits.
+    """
+    block = frames.shape[0]
+    top = 0
+    for i in range(tasks.shape[0]):
+        first, count = tasks[i, 1], tasks[i, 2]
+        frame_centred(x, 0.0, first, step, window, frames[:count])
+        execute(plans[0] if count == block else plans[1], frames.ctypes.data, spec.ctypes.data)
+        bits = power_rows(spec[:count], out[first:first + count])
+        top = bits if bits > top else top
+    return top
+
+
+@serial
 def copy_bins(spec, out):
     """``out[b, k] = spec[b, k]`` for the first ``out.shape[1]`` bins."""
     n_rows, n_bins = out.shape
