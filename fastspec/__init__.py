@@ -18,6 +18,7 @@ from .inverse import mel_to_audio, mel_to_stft, mfcc_to_audio, mfcc_to_mel
 from .phase import griffin_lim, pghi, spectral_convergence
 from .stft import Stft, istft, spectrogram, stft
 from .streaming import StreamingIstft, StreamingMelSpectrogram, StreamingMFCC, StreamingPghi, StreamingStft
+from .warmup import warm_up
 
 __version__ = "0.1.0"
 
@@ -30,7 +31,7 @@ __all__ = [
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
     "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
     "spectrogram", "stft", "StreamingIstft", "StreamingMelSpectrogram", "StreamingMFCC", "StreamingPghi",
-    "StreamingStft",
+    "StreamingStft", "warm_up",
 ]
 
 
