@@ -135,6 +135,10 @@ class Layout:
             return kept
         return Plans(settings, keys)
 
+    def plan_keys(self, settings, kind, dtype):
+        """The keys of this layout's plans (``(full, rest)``, None where absent), for :class:`Plans`."""
+        return self._plan_keys(kind, np.dtype(dtype).str, settings.plan_effort)
+
     @functools.lru_cache(maxsize=64)  # noqa: B019 -- layouts are themselves cached and few
     def _plan_keys(self, kind, dtype_str, effort):
         return tuple(_fft.plan_key(kind, self.n_fft, size, dtype_str, effort) if size else None for size in self.sizes)

@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from .. import _config, _engine, _validate
+from .. import _config, _engine, _fft, _validate
 from .._kernels import pipeline
 from .._validate import ParameterError
 from ..feature.mel import MelSpectrogram
@@ -151,37 +151,52 @@ class _FrameRunner:
     """A forward pipeline over every frame of a short uncentred segment, on the calling thread.
 
     A push of one hop makes one frame: the general call's checks, thread split and output
-    bookkeeping took 15 of its 21 us. A segment of more than one block goes to ``general``
-    (the transform's own call, on the call's threads).
+    bookkeeping took 15 of its 21 us. The runner holds its plans (per frame count) and its
+    scratch for the stream's life; a segment of more than one block goes to ``general`` (the
+    transform's own call, on the call's threads). Each stream (and each copy) has its own.
     """
 
     def __init__(self, stft, kernel, args_of, width, out_dtype, finish, general):
         self._stft, self._kernel, self._args_of = stft, kernel, args_of
         self._width, self._out_dtype, self._finish, self._general = width, out_dtype, finish, general
+        self._prepared = {}  # (n_frames, n_items, dtype) -> (tasks, plans, frames, spec, args), or None: general
+
+    def fresh(self):
+        """A runner like this one, with scratch of its own."""
+        return _FrameRunner(self._stft, self._kernel, self._args_of, self._width, self._out_dtype, self._finish,
+                            self._general)
+
+    def _prepare(self, n_frames, n_items, dtype):
+        tf = self._stft
+        layout = _engine.layout(tf.n_fft, n_frames, dtype.itemsize, n_items)
+        if len(layout.tasks) > 1 or len(self._prepared) >= 64:
+            return None
+        settings = _config.current()
+        plans = _engine.Plans(settings, layout.plan_keys(settings, "r2c", dtype))  # released with the runner
+        (frame_shape, real), (spec_shape, cplx) = layout.scratch_shapes(dtype, ("real", "complex"))
+        return (layout.tasks, plans, _fft.aligned(frame_shape, real), _fft.aligned(spec_shape, cplx),
+                (tf.framing, tf.window(dtype)), tuple(self._args_of(dtype)))
 
     def __call__(self, segment):
         tf = self._stft
-        lead, n = segment.shape[:-1], segment.shape[-1]
-        y2 = np.ascontiguousarray(segment.reshape(-1, n))
+        n = segment.shape[-1]
+        y2 = segment.reshape(1, n) if segment.ndim == 1 else np.ascontiguousarray(segment.reshape(-1, n))
         dtype = y2.dtype
-        n_frames = tf.n_frames(n)
-        layout = _engine.layout(tf.n_fft, n_frames, dtype.itemsize, y2.shape[0])
-        if len(layout.tasks) > 1:
+        n_frames = 1 + (n - tf.n_fft) // tf.hop_length
+        key = (n_frames, y2.shape[0], dtype)
+        prepared = self._prepared.get(key, False)
+        if prepared is False:
+            prepared = self._prepared[key] = self._prepare(n_frames, y2.shape[0], dtype)
+        if prepared is None:
             return self._general(segment)
-        settings = _config.current()
+        tasks, plans, frames, spec, (framing, window), args = prepared
         out = np.empty((y2.shape[0], n_frames, self._width), dtype=self._out_dtype(dtype))
-        plans = layout.plans(settings, "r2c", dtype)
-        shapes = layout.scratch_shapes(dtype, ("real", "complex"))
-        frames, spec = scratch = _engine.scratch(shapes)
-        try:
-            self._kernel(y2, layout.tasks, tf.framing, tf.window(dtype), plans.execute, plans.pointers, frames, spec,
-                         *self._args_of(dtype), out)
-        finally:
-            _engine.give_back(settings, shapes, scratch)
-            plans.done()
+        self._kernel(y2, tasks, framing, window, plans.execute, plans.pointers, frames, spec, *args, out)
         if self._finish is not None:
             self._finish(out)
-        return np.swapaxes(out, -1, -2).reshape(lead + (self._width, n_frames))
+        if segment.ndim == 1:
+            return out[0].T
+        return np.swapaxes(out, -1, -2).reshape(segment.shape[:-1] + (self._width, n_frames))
 
 
 class _Stream:
@@ -235,6 +250,8 @@ class _Stream:
             clone = _copy.copy(self)
             clone._framer = _copy.deepcopy(self._framer)
         clone._lock = threading.Lock()
+        if isinstance(self._apply, _FrameRunner):
+            clone._apply = self._apply.fresh()
         return clone
 
 
