@@ -15,6 +15,8 @@ import pytest
 import fastspec
 from fastspec import _fft, data
 
+from .conftest import fork_during
+
 PACKAGE = pathlib.Path(fastspec.__file__).parent
 
 
@@ -174,40 +176,10 @@ def test_import_loads_no_numba_scipy_or_fftw():
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
-FORK_DURING_FIRST_CALL = """
-import os, sys, threading, time
-import numpy as np, fastspec
-y = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
-first = threading.Thread(target=lambda: fastspec.melspectrogram(y=y, sr=16000))  # loads numba and kernels
-first.start()
-children = []
-for _ in range(20):  # forks spread over the loading (a few hundred ms)
-    time.sleep(0.02)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ok = fastspec.melspectrogram(y=y, sr=16000).shape == (128, 32)
-        except BaseException:
-            ok = False
-        os._exit(0 if ok else 1)
-    children.append(pid)
-first.join()
-deadline = time.monotonic() + 90
-codes = []
-for pid in children:
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            codes.append(os.waitstatus_to_exitcode(status))
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            codes.append("hung")
-            break
-        time.sleep(0.05)
-assert codes == [0] * len(children), codes
-"""
+# The first call in the thread loads numba and the kernels: the forks are spread over that loading.
+FORK_DURING_FIRST_CALL = fork_during(
+    "thread = threading.Thread(target=lambda: fastspec.melspectrogram(y=y, sr=16000))\nthread.start()",
+    forks=20, pause=0.02)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")

@@ -10,6 +10,8 @@ import pytest
 import fastspec
 from fastspec import ParameterError, data
 
+from .conftest import fork_during
+
 
 def test_warm_up_in_a_fresh_process_loads_kernels_and_plans():
     script = ("import sys, numpy as np, fastspec\n"
@@ -38,39 +40,7 @@ def test_warm_up_refuses_what_it_cannot_prepare():
         fastspec.warm_up(kinds=("chroma",))
 
 
-FORK_DURING_WARM_UP = """
-import os, time
-import numpy as np, fastspec
-y = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
-thread = fastspec.warm_up(background=True)
-children = []
-for _ in range(10):
-    time.sleep(0.05)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ok = fastspec.melspectrogram(y=y, sr=16000).shape == (128, 32)
-        except BaseException:
-            ok = False
-        os._exit(0 if ok else 1)
-    children.append(pid)
-thread.join()
-deadline = time.monotonic() + 120
-codes = []
-for pid in children:
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            codes.append(os.waitstatus_to_exitcode(status))
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            codes.append("hung")
-            break
-        time.sleep(0.05)
-assert codes == [0] * len(children), codes
-"""
+FORK_DURING_WARM_UP = fork_during("thread = fastspec.warm_up(background=True)", forks=10, pause=0.05)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
