@@ -37,6 +37,7 @@ import collections
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import glob
 import hashlib
 import importlib.util
@@ -415,6 +416,7 @@ def _entries(blob):
     return frozenset(blob.splitlines())
 
 
+@functools.cache  # one /proc/cpuinfo read per precision, not one per new plan
 def _wisdom_path(prefix):
     """The wisdom file of one precision for this machine and FFTW build, or None: no persistence."""
     if not WISDOM_DIR:
