@@ -202,13 +202,13 @@ class _FrameRunner:
 class _Stream:
     """What the analysis streams share: a framer, and an uncentred transform of its segments."""
 
-    def _setup(self, stft, framed, width, out_dtype):
+    def _setup(self, stft, apply, width, out_dtype):
+        """``stft``: the offline framing (padding, hop); ``apply``: the uncentred transform of a segment."""
         self._lock = threading.Lock()
         self._framer = _Framer(stft.n_fft, stft.hop_length, stft.padding, stft.pad_mode)
-        self._framed = framed
+        self._apply = apply
         self._width = width
         self._out_dtype = out_dtype
-        self._apply = framed
 
     def _empty(self):
         lead = self._framer.lead_shape or ()
@@ -285,9 +285,8 @@ class StreamingStft(_Stream):
         framed = Stft(n_fft=stft.n_fft, hop_length=stft.hop_length, win_length=stft.win_length, window=window,
                       center=False)
         complex_of = lambda real: np.result_type(real, np.complex64)  # noqa: E731
-        self._setup(stft, framed, stft.n_freq, complex_of)
-        self._apply = _FrameRunner(framed, pipeline.forward_complex, lambda dtype: (), stft.n_freq, complex_of,
-                                   None, framed.stft)
+        self._setup(stft, _FrameRunner(framed, pipeline.forward_complex, lambda dtype: (), stft.n_freq, complex_of,
+                                       None, framed.stft), stft.n_freq, complex_of)
         self.stft = stft
 
 
@@ -328,9 +327,8 @@ class StreamingMelSpectrogram(_Stream):
         mel = MelSpectrogram(**kwargs)
         _frame_local(mel, "MelSpectrogram", clips=mel.log == "db")
         framed = MelSpectrogram(**{**kwargs, "center": False})
-        self._setup(mel.stft, framed, mel.n_mels, np.dtype)
-        self._apply = _FrameRunner(framed.stft, pipeline.forward_filterbank, framed.pipeline_args, mel.n_mels,
-                                   np.dtype, framed.finish_rows, framed)
+        self._setup(mel.stft, _FrameRunner(framed.stft, pipeline.forward_filterbank, framed.pipeline_args, mel.n_mels,
+                                           np.dtype, framed.finish_rows, framed), mel.n_mels, np.dtype)
         self.mel = mel
 
 

@@ -2,11 +2,10 @@
 
 import copy as _copy
 import threading
-import weakref
 
 import numpy as np
 
-from .. import _config, _fft, _validate
+from .. import _config, _engine, _fft, _validate
 from .._kernels import rtpghi
 from .._validate import ParameterError
 from ..phase import window_centre, window_gamma
@@ -32,7 +31,7 @@ class StreamingIstft:
     def __init__(self, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True):
         self.stft = Stft(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
         self._lock = threading.Lock()
-        self._one_frame = {}  # dtype -> (a held one-frame c2r plan, its input and output buffers)
+        self._one_frame = {}  # dtype -> (held one-frame c2r Plans, their input and output buffers)
         self._reset()
 
     def _reset(self):
@@ -107,11 +106,11 @@ class StreamingIstft:
             if S.ndim == 2 and k <= 4:
                 # One frame at a time through an FFTW plan held by the stream: numpy's irfft costs
                 # 11-13 us a call at n_fft 1024, most of a one-frame push.
-                plan, spectrum, row = self._plan()
+                plans, spectrum, row = self._plan()
                 for j in range(k):
                     at = first + j * hop
                     spectrum[0] = S[:, j]
-                    plan.execute(plan.pointer, spectrum.ctypes.data, row.ctypes.data)
+                    plans.execute(plans.pointers[0], spectrum.ctypes.data, row.ctypes.data)
                     self._sums[at:at + n_fft] += row[0] * self._scaled_window
                     self._weights[at:at + n_fft] += self._squared
             else:
@@ -128,11 +127,11 @@ class StreamingIstft:
         found = self._one_frame.get(self._dtype)
         if found is None:
             settings = _config.current()
-            key = _fft.plan_key("c2r", self.stft.n_fft, 1, self._dtype, settings.plan_effort)
-            plan = _fft.acquire([key])[0]
-            weakref.finalize(self, _fft.release, [plan])  # handed back with the stream
+            # Held as the analysis streams hold theirs: handed back when the stream is collected.
+            plans = _engine.Plans(settings, (_fft.plan_key("c2r", self.stft.n_fft, 1, self._dtype,
+                                                           settings.plan_effort),))
             cplx = np.result_type(self._dtype, np.complex64)
-            found = self._one_frame[self._dtype] = (plan, _fft.aligned((1, self.stft.n_freq), cplx),
+            found = self._one_frame[self._dtype] = (plans, _fft.aligned((1, self.stft.n_freq), cplx),
                                                     _fft.aligned((1, self.stft.n_fft), self._dtype))
         return found
 
