@@ -541,7 +541,7 @@ def load_feature(path, *, mmap_mode=None):
         return z["feature"]
 
 
-def c_order_copy(src, dst, block_frames):
+def c_order_copy(src, dst, block_frames, dtype=None):
     """Copy a frames-major ``.npy`` (:class:`NpyWriter`'s) to ``dst`` in C order, atomically.
 
     The layout ``np.save`` gives a ``(..., n_bins, n_frames)`` array and loaders expect; written a
@@ -551,11 +551,14 @@ def c_order_copy(src, dst, block_frames):
     ----------
     src, dst : str
     block_frames : int
+    dtype : numpy dtype, optional
+        Store the values in this dtype (e.g. float16); default: the source's.
     """
     with open(src, "rb") as f:
         major, _ = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(f)
+        shape, _, src_dtype = read_header(f)
+    dtype = src_dtype if dtype is None else np.dtype(dtype)
     tmp = temp_path(dst)
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape, fortran_order=False)

@@ -52,9 +52,15 @@ class Job:
     channels : {"mix", "first", "all"}
     dtype : str
         ``"float32"`` or ``"float64"``.
-    format : {"npy", "npz"}
+    format : {"npy", "npz", "shards", "zarr"}
     block_frames : int
         Frames per block for long files (a multiple of 256); shorter files are done whole.
+    storage : str or None
+        ``"float16"``: values stored in half precision (computed in ``dtype``). None: ``dtype``.
+    compression : str or None
+        The stores' compression (``"zstd"``, ``"gzip"``), None for none.
+    shard_items : int
+        Items per shard (``shards``) or per written region (``zarr``) at most.
     """
 
     feature: str
@@ -64,6 +70,14 @@ class Job:
     dtype: str
     format: str
     block_frames: int
+    storage: str | None = None
+    compression: str | None = None
+    shard_items: int = 1000
+
+    @property
+    def storage_dtype(self):
+        """The dtype outputs are stored in."""
+        return self.storage or self.dtype
 
     @property
     def probe_sr(self):
@@ -90,13 +104,17 @@ class Job:
     @property
     def signature(self):
         """Hash of everything that determines an output's content."""
-        blob = json.dumps([self.feature, self.params, self.sr, self.channels, self.dtype, self.format], default=str)
+        fields = [self.feature, self.params, self.sr, self.channels, self.dtype, self.format]
+        if self.storage is not None:  # only when set: the signatures of earlier runs stay valid
+            fields.append(["storage", self.storage])
+        blob = json.dumps(fields, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self):
         """The parameters as a JSON-ready dict (for the manifest)."""
-        return {"feature": self.feature, **{k: _jsonable(v) for k, v in self.params}, "sr": self.sr,
-                "channels": self.channels, "dtype": self.dtype}
+        described = {"feature": self.feature, **{k: _jsonable(v) for k, v in self.params}, "sr": self.sr,
+                     "channels": self.channels, "dtype": self.dtype}
+        return described if self.storage is None else dict(described, storage=self.storage)
 
 
 def _jsonable(value):
@@ -177,9 +195,7 @@ def convert_file(job, src, dst):
     Returns
     -------
     dict
-        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``sha256``,
-        ``input`` (:func:`input_fingerprint`), ``output_bytes`` and ``warnings`` (what was wrong
-        with the input's header, :attr:`fastspec.io.AudioInfo.problems`).
+        :func:`compute_file`'s fields, and ``sha256`` and ``output_bytes`` of the file written.
 
     Raises
     ------
@@ -188,35 +204,96 @@ def convert_file(job, src, dst):
     ParameterError
         Parameters that do not fit this file (e.g. ``fmax`` above its Nyquist frequency).
     """
-    # The input as it was when read: a re-run redoes the file if it has changed since.
-    fingerprint = input_fingerprint(src)
-    # A short file is read in one go, a long one in chunks well below a block of frames.
-    # The seed features read float64, as the notebook does (data.astype('float64')).
-    read_dtype = "float64" if job.feature.startswith("seed-") else job.dtype
-    with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=read_dtype,
-                              block_size=max(1 << 16, job.block_frames * 16)) as stream:
-        feat = feature_for(job, stream.sr)
-        lead = (stream.n_channels,) if job.channels == "all" else ()
-        n = stream.n_samples
-        extra = job.metadata(stream.sr, feat.hop_length, stream.info.duration)
-        if n == 0:
-            result = feat.empty(lead)
-        elif not feat.blockable or feat.n_frames(n) <= job.block_frames:
-            blocks = list(stream)
-            y = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
-            result = feat.whole(y)
+    with _computed(job, src, dst if job.format == "npy" else None, os.path.dirname(dst)) as (result, fields, extra):
+        if isinstance(result, str):  # a long file, already stored in C order at ``result``
+            if job.format == "npy":
+                digest = audio_io.sha256_file(dst)
+            else:
+                audio_io.npy_to_npz(result, dst, **extra)
+                digest = audio_io.sha256_file(dst)
         else:
-            result = None
-            shape, digest = _convert_blocks(feat, stream, lead, job, dst, extra)
-        if result is not None:
-            shape = result.shape
-            result = np.ascontiguousarray(result)  # C order (mel and MFCC results are transposed views)
             digest = audio_io.save_feature(dst, result, **extra) if job.format == "npz" else \
                 audio_io.save_feature(dst, result)
-        return {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
-                "shape": list(shape), "dtype": job.dtype, "sha256": digest, "input": fingerprint,
-                "output_bytes": os.path.getsize(dst), "warnings": list(stream.info.problems),
-                "notices": list(feat.notices)}
+    return dict(fields, sha256=digest, output_bytes=os.path.getsize(dst))
+
+
+def compute_file(job, src, scratch_dir):
+    """Compute one audio file's feature in memory, as :func:`convert_file` would store it.
+
+    Parameters
+    ----------
+    job : Job
+    src : str
+        Audio file.
+    scratch_dir : str
+        Folder for a long file's blocks (see :mod:`.job`); nothing is left in it.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        C order, in the job's storage dtype. A long file's is a read-only memory map of a file
+        already removed.
+    fields : dict
+        ``sr``, ``hop_length``, ``duration`` (of the input), ``shape``, ``dtype``, ``input``
+        (:func:`input_fingerprint`), ``warnings`` (what was wrong with the input's header,
+        :attr:`fastspec.io.AudioInfo.problems`) and ``notices`` (the feature's own warnings).
+    """
+    with _computed(job, src, None, scratch_dir) as (result, fields, _):
+        if isinstance(result, str):
+            array = np.load(result, mmap_mode="r", allow_pickle=False)
+            audio_io.remove_if_exists(result)  # the map keeps the data until it is dropped
+            return array, fields
+        return result, fields
+
+
+class _computed:
+    """Context: ``(result, fields, extra)`` of one file; ``result`` an array, or the path of a C-order ``.npy``.
+
+    A long file's blocks are stored at ``blocked_path`` (default: a temporary name in
+    ``scratch_dir``, removed on exit).
+    """
+
+    def __init__(self, job, src, blocked_path, scratch_dir=None):
+        self._job, self._src, self._path, self._scratch = job, src, blocked_path, scratch_dir
+        self._temp = None
+
+    def __enter__(self):
+        job, src = self._job, self._src
+        # The input as it was when read: a re-run redoes the file if it has changed since.
+        fingerprint = input_fingerprint(src)
+        # A short file is read in one go, a long one in chunks well below a block of frames.
+        # The seed features read float64, as the notebook does (data.astype('float64')).
+        read_dtype = "float64" if job.feature.startswith("seed-") else job.dtype
+        with audio_io.AudioStream(src, sr=job.sr, channels=job.channels, dtype=read_dtype,
+                                  block_size=max(1 << 16, job.block_frames * 16)) as stream:
+            feat = feature_for(job, stream.sr)
+            lead = (stream.n_channels,) if job.channels == "all" else ()
+            n = stream.n_samples
+            extra = job.metadata(stream.sr, feat.hop_length, stream.info.duration)
+            if n == 0:
+                result = feat.empty(lead)
+            elif not feat.blockable or feat.n_frames(n) <= job.block_frames:
+                blocks = list(stream)
+                y = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+                result = feat.whole(y)
+            else:
+                result = self._path
+                if result is None:
+                    base = os.path.join(self._scratch or os.path.dirname(src), os.path.basename(src))
+                    result = self._temp = audio_io.temp_path(base) + ".npy"
+                shape = _convert_blocks(feat, stream, lead, job, result)
+            if not isinstance(result, str):
+                shape = result.shape
+                # C order (mel and MFCC results are transposed views), in the storage dtype.
+                result = np.ascontiguousarray(result, dtype=job.storage_dtype)
+            fields = {"sr": stream.sr, "hop_length": feat.hop_length, "duration": stream.info.duration,
+                      "shape": list(shape), "dtype": job.storage_dtype, "input": fingerprint,
+                      "warnings": list(stream.info.problems), "notices": list(feat.notices)}
+        return result, fields, extra
+
+    def __exit__(self, *exc):
+        if self._temp is not None:
+            audio_io.remove_if_exists(self._temp)
 
 
 def input_fingerprint(path):
@@ -252,8 +329,8 @@ def _segments(feat, stream, block_frames):
         yield segment
 
 
-def _convert_blocks(feat, stream, lead, job, dst, extra):
-    """Blocked conversion of a long file; returns ``(shape, sha256)``.
+def _convert_blocks(feat, stream, lead, job, dst):
+    """Blocked conversion of a long file into the C-order ``.npy`` ``dst`` (atomically); returns its shape.
 
     Blocks of frames go to a frames-major scratch file as computed. A ``top_db`` clip then
     rewrites, in place, the blocks that have values below the whole file's maximum less
@@ -291,13 +368,8 @@ def _convert_blocks(feat, stream, lead, job, dst, extra):
         shape = lead + (rows.shape[-2], writer.n_frames)
         writer = None
         # Stored in C order, as np.save stores the whole-file array: the blocks were frames-major.
-        if job.format == "npy":
-            audio_io.c_order_copy(path, dst, job.block_frames)
-        else:
-            packed = scratch_file("c")
-            audio_io.c_order_copy(path, packed, job.block_frames)
-            audio_io.npy_to_npz(packed, dst, **extra)
-        return shape, audio_io.sha256_file(dst)
+        audio_io.c_order_copy(path, dst, job.block_frames, dtype=job.storage_dtype)
+        return shape
     except BaseException:
         if writer is not None:
             writer.abort()
