@@ -20,6 +20,7 @@ output all still agree (:func:`.manifest.still_valid`); ``verify=True`` also re-
 
 import dataclasses
 import errno
+import functools
 import json
 import os
 import signal
@@ -32,10 +33,11 @@ from ... import __version__, _engine, _validate
 from ... import io as audio_io
 from ..._validate import ParameterError
 from ...parameters import FEATURES
-from .engines import CRASHED, cpu_count, dask_client, local_cluster, run_dask, run_local
+from . import stores
+from .engines import CRASHED, Unit, cpu_count, dask_client, local_cluster, run_dask, run_local
 from .features import resolved_params
 from .inputs import find_inputs, output_paths
-from .job import AXES, UNITS, Job, convert_file, deterministic_fft, feature_for
+from .job import AXES, UNITS, Job, convert_file, convert_unit, deterministic_fft, feature_for
 from .manifest import (
     FAILURES,
     MANIFEST,
@@ -51,7 +53,7 @@ from .progress import Progress
 __all__ = ["CRASHED", "FEATURES", "FORMATS", "MANIFEST", "DiskFullError", "Job", "Summary", "convert", "convert_file",
            "deterministic_fft", "find_inputs", "local_cluster", "read_manifest"]
 
-FORMATS = ("npy", "npz")
+FORMATS = ("npy", "npz", "shards", "zarr")
 
 
 @dataclasses.dataclass
@@ -115,7 +117,7 @@ def _sigterm(signum, frame):
 def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, scheduler=None, dask_local=False,
             glob=None, format="npy", manifest="jsonl", overwrite=False, sr=None, channels="mix",
             dtype="float32", block_frames=16384, start_method="auto", progress=True, log=None, verify=False,
-            keep_extension=False, **params):
+            keep_extension=False, storage=None, compression=None, shard_items=4096, **params):
     """Convert audio files to feature files, in parallel, resumable.
 
     Parameters
@@ -138,8 +140,10 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         Start a local ``dask.distributed`` cluster of ``workers`` processes for this run.
     glob : str, optional
         File-name pattern inside folders (default: every audio extension libsndfile reads).
-    format : {"npy", "npz"}
-        Output files.
+    format : {"npy", "npz", "shards", "zarr"}
+        One ``.npy`` (``.npz``) file per input; or a feature store for large corpora:
+        WebDataset tar shards (``shard-000000.tar``, ``KEY.npy`` and ``KEY.json`` per item), or one
+        Zarr v3 store (``zarr>=3``, the ``zarr`` extra). :func:`fastspec.open_features` reads all four.
     manifest : {"jsonl", "csv"}
         ``manifest.jsonl`` is always written (it is the resume record); ``"csv"`` adds
         ``manifest.csv``.
@@ -163,6 +167,13 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     start_method : {"auto", "fork", "forkserver", "spawn"}
         How local workers start. ``"auto"``: fork when this process is single-threaded
         (workers inherit the loaded kernels), forkserver otherwise.
+    storage : {None, "float16"}
+        Store the values in half precision (computed in ``dtype``); default: in ``dtype``.
+    compression : {None, "zstd", "gzip"}
+        Compress a store: Zarr chunks with zstd or gzip; shards as ``.tar.gz`` (gzip only, which
+        WebDataset streams as it is).
+    shard_items : int
+        Items per shard (Zarr: per unit of work) at most; a shard also closes at about 1 GB.
     progress : bool
         Show a progress bar on a terminal, log lines otherwise.
     log : file, optional
@@ -192,7 +203,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
     ...                   n_mels=80, workers=2)  # doctest: +SKIP
     """
     t_start = time.perf_counter()
-    job = _job(feature, params, format, manifest, channels, dtype, block_frames, sr)
+    job = _job(feature, params, format, manifest, channels, dtype, block_frames, sr, storage, compression,
+               shard_items)
     workers = cpu_count() if workers is None else _validate.positive_int(workers, "workers")
     if sum(x is not None and x is not False for x in (client, scheduler, dask_local or None)) > 1:
         raise ParameterError("pass at most one of client, scheduler and dask_local")
@@ -208,23 +220,36 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         summary = Summary([], [], [], 0.0, 0.0, os.path.join(outdir, MANIFEST), os.path.join(outdir, FAILURES))
         previous = read_manifest(outdir)
         done = _finished(previous, outdir, job, overwrite)
-        tasks, early = _pending(mapping, outdir, done, summary, verify)
-        report = Progress(len(tasks), sum(t[2] for t in tasks), progress, log)
-        journal = _Journal(outdir, job, done, previous, summary, report)
+        store = stores.writer_for(job, outdir)
+        if store is not None:
+            feat, rows = stores.probe_rows(job, job.probe_sr, _channels_of(mapping) if channels == "all" else 1)
+            if job.format == "zarr":
+                store.open(rows)
+        tasks, early, dropped = _pending(mapping, outdir, done, summary, verify, store)
+        if store is not None:
+            units, tasks, early = _store_units(store, job, mapping, done, tasks, early, dropped, summary, verify,
+                                               feat, rows)
+            work, plan = functools.partial(stores.write_unit, outdir=outdir), store.plan
+        else:
+            tasks.sort(key=lambda t: -t[2].duration)  # longest first: the workers end together
+            units = [Unit(((src, dst),), info.duration) for src, dst, info in tasks]
+            work, plan = convert_unit, _no_plan
+        report = Progress(len(tasks), sum(t[2].duration for t in tasks), progress, log)
+        journal = _Journal(outdir, job, done, previous, summary, report, store)
         for failure in early:
             journal.on_result(*failure)
         in_main = threading.current_thread() is threading.main_thread()
         old_handler = signal.signal(signal.SIGTERM, _sigterm) if in_main else None
         try:
-            if tasks:
+            if units:
                 if client is None and (scheduler or dask_local):
                     with dask_client(scheduler, dask_local, workers) as own_client:
-                        run_dask(tasks, job, own_client, journal.on_result)
+                        run_dask(units, job, own_client, journal.on_result, work, plan)
                 elif client is not None:
-                    run_dask(tasks, job, client, journal.on_result)
+                    run_dask(units, job, client, journal.on_result, work, plan)
                 else:
-                    run_local(tasks, job, min(workers, len(tasks)), start_method, journal.on_result,
-                              report.message)
+                    run_local(units, job, min(workers, len(units)), start_method, journal.on_result,
+                              report.message, work, plan)
         except (KeyboardInterrupt, _Interrupted):
             summary.interrupted = True
         except _DiskFull:
@@ -251,10 +276,27 @@ class _DiskFull(Exception):
     pass
 
 
-def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
+def _job(feature, params, format, manifest, channels, dtype, block_frames, sr, storage, compression, shard_items):
     """Check the run's options and return its :class:`Job` (parameter errors now, not once per file)."""
     if format not in FORMATS:
-        raise ParameterError(f"format={format!r} must be 'npy' or 'npz'")
+        raise ParameterError(f"format={format!r} must be one of {', '.join(map(repr, FORMATS))}")
+    if storage not in (None, "float16"):
+        raise ParameterError(f"storage={storage!r} must be None or 'float16'")
+    allowed = {"zarr": (None, "zstd", "gzip"), "shards": (None, "gzip")}.get(format, (None,))
+    if compression not in allowed:
+        raise ParameterError(f"compression={compression!r} does not apply to format={format!r}; it takes "
+                             f"{', '.join(map(repr, allowed))}")
+    shard_items = _validate.positive_int(shard_items, "shard_items")
+    if format == "zarr":
+        try:
+            import zarr
+        except ImportError:
+            raise ParameterError("format='zarr' needs zarr>=3: pip install 'fastspec[zarr]'") from None
+        if int(zarr.__version__.split(".")[0]) < 3:
+            raise ParameterError(f"format='zarr' needs zarr>=3 (zarr {zarr.__version__} is installed)")
+        if feature.startswith("seed-"):
+            raise ParameterError(f"feature={feature!r} cannot go in a Zarr store (its frame count is known only once "
+                                 "computed); use format='shards' or 'npy'")
     if manifest not in ("jsonl", "csv"):
         raise ParameterError(f"manifest={manifest!r} must be 'jsonl' or 'csv'")
     if channels not in audio_io.CHANNELS:
@@ -267,14 +309,20 @@ def _job(feature, params, format, manifest, channels, dtype, block_frames, sr):
     # Resolved, so that a default given explicitly (n_mels=128) is the same job as one left out.
     job = Job(feature, tuple(sorted(resolved_params(feature, params).items())),
               None if sr is None else _validate.positive_int(sr, "sr"), channels, np.dtype(dtype).name, format,
-              block_frames)
+              block_frames, storage, compression, shard_items)
     feature_for(job, job.probe_sr)  # parameter errors now, not once per file
     return job
 
 
 def _finished(done, outdir, job, overwrite):
     """The manifest entries ``done`` of finished outputs that this run keeps."""
-    foreign = {_signature_of(e) for e in done.values()} - {job.signature}
+    signatures = {}  # by recorded parameters: resolving them costs 50 us, for 10^5 entries alike
+    for entry in done.values():
+        recorded = (json.dumps(entry.get("params"), sort_keys=True), entry.get("format"),
+                    os.path.splitext(entry.get("output", ""))[1], entry.get("job"))
+        if recorded not in signatures:
+            signatures[recorded] = _signature_of(entry)
+    foreign = set(signatures.values()) - {job.signature}
     if foreign and not overwrite:
         raise ParameterError(f"{outdir} holds outputs made with other parameters; use another output "
                              "folder or overwrite=True (--overwrite)")
@@ -291,38 +339,76 @@ def _signature_of(entry):
     try:
         feature = params.pop("feature")
         sr, channels, dtype = params.pop("sr"), params.pop("channels"), params.pop("dtype")
-        fmt = os.path.splitext(entry["output"])[1].lstrip(".")
+        storage = params.pop("storage", None)
+        fmt = entry.get("format") or os.path.splitext(entry["output"])[1].lstrip(".")
         return Job(feature, tuple(sorted(resolved_params(feature, params).items())), sr, channels, dtype, fmt,
-                   0).signature
+                   0, storage).signature
     except (KeyError, TypeError, ParameterError):
         return entry.get("job")
 
 
-def _pending(mapping, outdir, done, summary, verify):
-    """The ``(src, dst, duration)`` tasks still to do, longest first, and the inputs that fail already.
+def _pending(mapping, outdir, done, summary, verify, store=None):
+    """The ``(src, dst, info)`` tasks still to do, the inputs that fail already, and the entries to redo.
 
-    Skipped inputs go to ``summary``; the failures are ``(src, dst, None, reason, kind)`` results.
+    Skipped inputs go to ``summary``; the failures are ``(src, dst, None, reason, kind)`` results;
+    the entries to redo (no longer valid) are taken out of ``done``.
     """
-    tasks, failures = [], []
+    tasks, failures, dropped = [], [], []
     for src, dst in mapping:
-        rel = os.path.relpath(dst, outdir)
-        if rel in done and still_valid(done[rel], src, dst, verify):
-            summary.skipped.append(src)
-            continue
-        done.pop(rel, None)  # redone: its old entry goes
+        rel = dst if store else os.path.relpath(dst, outdir)
+        entry = done.get(rel)
+        if entry is not None:
+            if store.still_valid(entry, src, verify) if store else still_valid(entry, src, dst, verify):
+                summary.skipped.append(src)
+                continue
+            dropped.append(done.pop(rel))  # redone: its old entry goes
         try:
-            duration = audio_io.info(src).duration
+            info = audio_io.info(src)
         except audio_io.AudioFileError as err:
             failures.append((src, dst, None, err.reason, "unreadable"))
             continue
+        if store is None:
+            try:
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+            except OSError as err:  # e.g. a read-only subfolder: only the files under it fail
+                failures.append((src, dst, None, f"cannot create the output folder: {err}", "os-error"))
+                continue
+        tasks.append((src, dst, info))
+    return tasks, failures, dropped
+
+
+def _store_units(store, job, mapping, done, tasks, early, dropped, summary, verify, feat, rows):
+    """A store's units of work (consecutive inputs each), after the store dropped what it must redo.
+
+    Returns ``(units, tasks, early)``: ``tasks`` and ``early`` grown by the items the store's
+    clean-up sends back (the other items of a shard that had to go).
+    """
+    requeue = set(store.prepare(done, dropped, feat, rows))
+    if requeue:
+        again = [(src, key) for src, key in mapping if key in requeue]
+        for src, key in again:
+            done.pop(key, None)
+            summary.skipped.remove(src)
+        more, more_early, _ = _pending(again, store.outdir, {}, summary, verify, store)
+        position = {key: i for i, (_, key) in enumerate(mapping)}
+        tasks = sorted(tasks + more, key=lambda t: position[t[1]])  # in input order: consecutive items together
+        early = early + more_early
+    planned = [(src, key, info.duration, stores.planned_frames(job, info)) for src, key, info in tasks]
+    return store.units(planned), tasks, early
+
+
+def _channels_of(mapping):
+    """The channel count of the first readable input (a store's rows with ``channels="all"``)."""
+    for src, _ in mapping:
         try:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-        except OSError as err:  # e.g. a read-only subfolder: only the files under it fail
-            failures.append((src, dst, None, f"cannot create the output folder: {err}", "os-error"))
+            return audio_io.info(src).channels
+        except audio_io.AudioFileError:
             continue
-        tasks.append((src, dst, duration))
-    tasks.sort(key=lambda t: -t[2])  # longest first: the workers end together
-    return tasks, failures
+    return 1
+
+
+def _no_plan(units):
+    pass
 
 
 class _Journal:
@@ -334,8 +420,9 @@ class _Journal:
     ``overwrite`` run replaces them only when it succeeds). A full disk stops the run.
     """
 
-    def __init__(self, outdir, job, done, previous, summary, report):
+    def __init__(self, outdir, job, done, previous, summary, report, store=None):
         self._outdir, self._job, self._summary, self._report = outdir, job, summary, report
+        self._store = store
         self._described = job.describe()
         self._entries = dict(done)
         self._previous = previous
@@ -351,20 +438,24 @@ class _Journal:
             self.failures.append((src, dst, reason, kind))
             if not (kind == "disk-full" and self.disk_full):  # the files in flight then fail alike
                 self._report.message(f"fastspec convert: FAILED {src}: {reason}")
-            rel = os.path.relpath(dst, self._outdir)
-            if rel in self._previous and os.path.exists(dst):
-                self._entries[rel] = self._previous[rel]
+            rel = self._rel(dst)
+            kept = self._previous.get(rel)
+            if kept is not None and (self._store.in_store(kept) if self._store else os.path.exists(dst)):
+                self._entries[rel] = kept
             if kind == "disk-full" and self.disk_full is None:
                 self.disk_full = f"disk full writing {dst}"
                 self._report.message(f"fastspec convert: {self.disk_full}; stopping")
                 raise _DiskFull()
             return
-        rel = os.path.relpath(dst, self._outdir)
+        rel = self._rel(dst)
         entry = {"input": src, "output": rel, "sr": fields["sr"], "hop_length": fields["hop_length"],
                  "duration": fields["duration"], "shape": fields["shape"], "dtype": fields["dtype"],
                  "params": self._described, "sha256": fields["sha256"], "job": self._job.signature,
                  "input_file": fields["input"], "output_bytes": fields["output_bytes"], "axes": AXES,
                  "units": UNITS[self._job.feature], "fastspec_version": __version__}
+        if self._store is not None:  # where the item is in the store
+            entry["format"] = self._job.format
+            entry.update({k: fields[k] for k in stores.LOCATION if k in fields})
         for text in fields["notices"]:  # the feature's own warnings: each said once per run
             if text not in self._notices:
                 self._notices.add(text)
@@ -381,12 +472,17 @@ class _Journal:
         summary.worker_seconds += fields["seconds"]
         self._report.update(fields["duration"])
 
+    def _rel(self, dst):
+        return dst if self._store else os.path.relpath(dst, self._outdir)
+
     def close(self, mapping, csv_too):
         self._file.close()
         sweep_temp(self._outdir)
-        order = {os.path.relpath(dst, self._outdir): i for i, (_, dst) in enumerate(mapping)}
-        write_manifest(self._outdir, sorted(self._entries.values(), key=lambda e: order.get(e["output"], len(order))),
-                       csv_too)
+        order = {self._rel(dst): i for i, (_, dst) in enumerate(mapping)}
+        entries = sorted(self._entries.values(), key=lambda e: order.get(e["output"], len(order)))
+        write_manifest(self._outdir, entries, csv_too)
+        if self._store is not None:
+            self._store.close(entries)
         write_failures(self._outdir, [
-            {"input": src, "output": os.path.relpath(dst, self._outdir), "reason": reason, "kind": kind}
+            {"input": src, "output": self._rel(dst), "reason": reason, "kind": kind}
             for src, dst, reason, kind in self.failures])

@@ -1,15 +1,17 @@
 """Where the files of a conversion run: local worker processes, or a ``dask.distributed`` cluster.
 
-Files are the unit of work, handed out longest first so that the workers finish together (on
-Dask, short files travel in bundles, as a task costs more to schedule than a 10 s clip costs to
-convert).
+The work is handed out in :class:`Unit` s: one file each for one file per output (longest first,
+so that the workers finish together; on Dask, short files travel in bundles, as a task costs more
+to schedule than a 10 s clip costs to convert), a shard's or a region's worth of files for a
+feature store.
 """
 
+import dataclasses
 import os
 import threading
 
 from ..._validate import ParameterError
-from .job import init_local_worker, run_task, warm
+from .job import init_local_worker, warm
 
 
 def _single_threaded():
@@ -34,10 +36,39 @@ def _start_method(method):
 CRASHED = "worker process died while converting this file"
 
 
-def run_local(tasks, job, workers, start_method, on_result, notify):
-    """Convert ``(src, dst, duration)`` tasks on local worker processes; each result goes to ``on_result``.
+@dataclasses.dataclass
+class Unit:
+    """A piece of work for one worker: files converted together, and where they go.
 
-    ``notify(text)`` reports a worker that died and what is redone.
+    Attributes
+    ----------
+    items : tuple
+        ``(src, dst)`` pairs (one file per output), or ``(src, key, planned_frames)`` items of a
+        feature store, converted in this order.
+    duration : float
+        Seconds of audio in ``items``.
+    target : object
+        Where a store's unit writes (its shard's name, or its rows of a Zarr store), set by the
+        store's ``plan``; None for one file per output.
+    """
+
+    items: tuple
+    duration: float
+    target: object = None
+
+    def halves(self):
+        """Two units of half the items each (a unit whose worker died is retried in pieces)."""
+        k = len(self.items) // 2
+        share = self.duration / len(self.items)
+        return [Unit(self.items[:k], share * k), Unit(self.items[k:], share * (len(self.items) - k))]
+
+
+def run_local(units, job, workers, start_method, on_result, notify, work, plan):
+    """Run ``work(job, unit)`` for each unit on local worker processes; each result goes to ``on_result``.
+
+    ``plan(units)`` sets the units' targets before they are handed out. ``notify(text)`` reports a
+    worker that died and what is redone: the units it may have been on are retried in halves,
+    one at a time, until the file that kills its worker stands alone and is reported as crashed.
     """
     import multiprocessing
 
@@ -47,23 +78,28 @@ def run_local(tasks, job, workers, start_method, on_result, notify):
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(["fastspec.apps.convert", "fastspec.feature"])  # imported once, not per worker
-    queue = [(src, dst) for src, dst, _ in reversed(tasks)]  # popped from the end: longest first
-    while queue:
-        lost = _run_pool(queue, job, workers, 4 * workers, ctx, on_result)
-        # A worker died (a crash in a decoder, the OOM killer...): the files it may have been
-        # on are redone one at a time, which names the one that kills its worker.
-        while lost:
-            notify(f"fastspec convert: a worker process died; its {len(lost)} file(s) in flight are redone "
-                   "one at a time")
-            lost.reverse()
-            for src, dst in _run_pool(lost, job, 1, 1, ctx, on_result):
-                on_result(src, dst, None, CRASHED, "crashed")
+    plan(units)
+    queue = list(reversed(units))  # popped from the end: in the order given
+    lost = _run_pool(queue, job, workers, 4 * workers, ctx, on_result, work)
+    while lost:
+        notify(f"fastspec convert: a worker process died; its {sum(len(u.items) for u in lost)} file(s) in flight "
+               "are redone in smaller groups, one group at a time")
+        retry = [piece for unit in lost for piece in (unit.halves() if len(unit.items) > 1 else [unit])]
+        plan(retry)
+        retry.reverse()
+        lost = []
+        while retry:
+            for unit in _run_pool(retry, job, 1, 1, ctx, on_result, work):
+                if len(unit.items) > 1:
+                    lost.append(unit)
+                else:
+                    on_result(unit.items[0][0], unit.items[0][1], None, CRASHED, "crashed")
 
 
-def _run_pool(queue, job, workers, window, ctx, on_result):
-    """Convert the tasks popped from ``queue`` on a process pool, ``window`` in flight at a time.
+def _run_pool(queue, job, workers, window, ctx, on_result, work):
+    """Run the units popped from ``queue`` on a process pool, ``window`` in flight at a time.
 
-    Returns the tasks that were in flight if a worker died (the rest stay in ``queue``).
+    Returns the units that were in flight if a worker died (the rest stay in ``queue``).
     """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -73,11 +109,11 @@ def _run_pool(queue, job, workers, window, ctx, on_result):
         pending = {}
 
         def submit():
-            src, dst = queue.pop()
-            pending[pool.submit(run_task, job, src, dst)] = (src, dst)
+            unit = queue.pop()
+            pending[pool.submit(work, job, unit)] = unit
 
         try:
-            # A bounded window keeps the longest-first order and the queue's memory small.
+            # A bounded window keeps the order and the queue's memory small.
             while queue and len(pending) < window:
                 submit()
             while pending:
@@ -87,14 +123,15 @@ def _run_pool(queue, job, workers, window, ctx, on_result):
                 # disk) raised by on_result takes effect.
                 for future in sorted(done, key=list(pending).index):
                     try:
-                        result = future.result()
+                        results = future.result()
                     except BrokenProcessPool:
                         return list(pending.values())
                     pending.pop(future)
-                    try:
-                        on_result(*result)
-                    except Exception as err:
-                        stop = stop or err
+                    for result in results:
+                        try:
+                            on_result(*result)
+                        except Exception as err:
+                            stop = stop or err
                     if queue and stop is None:
                         submit()
                 if stop is not None:
@@ -109,43 +146,46 @@ def _run_pool(queue, job, workers, window, ctx, on_result):
             raise
 
 
-def _bundles(tasks, n_workers):
-    """Group longest-first tasks into bundles of about 1/16 of a worker's share of the audio.
+def _bundles(units, n_workers):
+    """Group units into bundles of about 1/16 of a worker's share of the audio.
 
     A Dask task costs milliseconds of scheduling (5 ms each here, against 3 ms to convert a
-    10 s clip), so short files travel in bundles; a long file is a bundle of its own.
+    10 s clip), so short files travel in bundles; a long file, or a store's unit, is a bundle of
+    its own.
     """
-    target = sum(t[2] for t in tasks) / (16 * max(1, n_workers))
+    target = sum(u.duration for u in units) / (16 * max(1, n_workers))
     bundles, current, seconds = [], [], 0.0
-    for src, dst, duration in tasks:
-        if current and seconds + duration > target:
+    for unit in units:
+        if current and seconds + unit.duration > target:
             bundles.append(current)
             current, seconds = [], 0.0
-        current.append((src, dst))
-        seconds += duration
+        current.append(unit)
+        seconds += unit.duration
     if current:
         bundles.append(current)
     return bundles
 
 
-def _task_bundle(job, bundle):
-    return [run_task(job, src, dst) for src, dst in bundle]
+def _task_bundle(work, job, bundle):
+    return [result for unit in bundle for result in work(job, unit)]
 
 
-def run_dask(tasks, job, client, on_result):
-    """Convert ``(src, dst, duration)`` tasks on a Dask cluster, in bundles; each result goes to ``on_result``."""
+def run_dask(units, job, client, on_result, work, plan):
+    """Run ``work(job, unit)`` for each unit on a Dask cluster, in bundles; each result goes to ``on_result``."""
     from distributed import as_completed
 
     client.run(warm, job, job.sr)
-    bundles = _bundles(tasks, sum(client.nthreads().values()))
-    futures = {client.submit(_task_bundle, job, bundle, pure=False, priority=len(bundles) - i): bundle
+    plan(units)
+    bundles = _bundles(units, sum(client.nthreads().values()))
+    futures = {client.submit(_task_bundle, work, job, bundle, pure=False, priority=len(bundles) - i): bundle
                for i, bundle in enumerate(bundles)}
     try:
         for future in as_completed(futures):
             try:
                 results = future.result()
             except Exception as err:  # e.g. KilledWorker: the bundle killed worker after worker
-                results = [(src, dst, None, f"{type(err).__name__}: {err}", "crashed") for src, dst in futures[future]]
+                results = [(item[0], item[1], None, f"{type(err).__name__}: {err}", "crashed")
+                           for unit in futures[future] for item in unit.items]
             for result in results:
                 on_result(*result)
     except BaseException:

@@ -76,8 +76,12 @@ def output_paths(found, outdir, fmt, keep_extension=False):
     """Map inputs to outputs mirroring the tree under the inputs' common root.
 
     ``x.wav`` becomes ``x.npy``, or ``x.wav.npy`` with ``keep_extension`` (for trees holding
-    ``x.wav`` and ``x.flac``). Every pair of inputs that would share an output is reported at once.
+    ``x.wav`` and ``x.flac``). For a feature store (``fmt`` ``"shards"`` or ``"zarr"``) the
+    output is the item's key (:func:`fastspec.store.item_key`): ``sub/x``, or ``sub/x_wav``. Every
+    pair of inputs that would share an output is reported at once.
     """
+    from ...store import item_key
+
     if not found:
         return []
     roots = {root for _, root in found}
@@ -85,7 +89,8 @@ def output_paths(found, outdir, fmt, keep_extension=False):
     mapping, owners, clashes = [], {}, []
     for path, _ in found:
         rel = os.path.relpath(path, common)
-        dst = os.path.join(outdir, (rel if keep_extension else os.path.splitext(rel)[0]) + "." + fmt)
+        stem = rel if keep_extension else os.path.splitext(rel)[0]
+        dst = item_key(stem) if fmt in ("shards", "zarr") else os.path.join(outdir, stem + "." + fmt)
         if dst in owners:
             clashes.append(f"{path} and {owners[dst]} -> {dst}")
             continue

@@ -390,9 +390,19 @@ def run_task(job, src, dst):
         with deterministic_fft():
             fields = convert_file(job, src, dst)
     except Exception as err:
-        return src, dst, None, _reason(err, src), failure_kind(err)
+        return failure(src, dst, err)
     fields["seconds"] = time.perf_counter() - t0
     return src, dst, fields, None, None
+
+
+def convert_unit(job, unit):
+    """Convert a :class:`.engines.Unit` of ``(src, dst)`` files, one output file each; return their results."""
+    return [run_task(job, src, dst) for src, dst in unit.items]
+
+
+def failure(src, dst, err):
+    """The result of a file that failed with ``err``: ``(src, dst, None, reason, kind)``."""
+    return src, dst, None, _reason(err, src), failure_kind(err)
 
 
 def failure_kind(err):

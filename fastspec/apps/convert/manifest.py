@@ -111,6 +111,16 @@ def sweep_temp(outdir):
                 audio_io.remove_if_exists(os.path.join(folder, name))
 
 
+def input_unchanged(entry, src):
+    """Whether ``src``'s size and modification time are those ``entry`` recorded when it was converted."""
+    try:
+        st = os.stat(src)
+    except OSError:
+        return False
+    fingerprint = entry.get("input_file") or {}
+    return (fingerprint.get("size"), fingerprint.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
+
+
 def still_valid(entry, src, dst, verify=False):
     """Whether the output ``dst`` recorded in ``entry`` is complete and made from ``src`` as it is now.
 
@@ -119,14 +129,10 @@ def still_valid(entry, src, dst, verify=False):
     and dtype. ``verify`` also hashes the output against the recorded SHA-256.
     """
     try:
-        st = os.stat(src)
         out_size = os.path.getsize(dst)
     except OSError:
         return False
-    fingerprint = entry.get("input_file") or {}
-    if (fingerprint.get("size"), fingerprint.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
-        return False
-    if entry.get("output_bytes") != out_size:
+    if not input_unchanged(entry, src) or entry.get("output_bytes") != out_size:
         return False
     if dst.endswith(".npy"):
         try:

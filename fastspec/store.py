@@ -1,0 +1,408 @@
+"""Reading converted features: one reader for a folder of ``.npy`` files, tar shards and a Zarr store.
+
+:func:`open_features` opens what ``fastspec convert`` wrote, whichever ``--format``:
+
+- ``npy`` / ``npz``: one file per input, indexed by ``manifest.jsonl``;
+- ``shards``: WebDataset tar shards ``shard-000000.tar`` (``.tar.gz``), each item a ``KEY.npy`` and a
+  ``KEY.json`` member, indexed by ``manifest.jsonl`` (each line gives the item's shard and byte offset);
+- ``zarr``: one Zarr v3 store: ``features`` holds every item's frames one after another
+  (``(n_frames_total, [n_channels,] n_bins)``), item ``i`` being rows ``start[i]`` to
+  ``start[i] + n_frames[i]``; the arrays ``key``, ``source``, ``sr`` and ``duration`` describe the items
+  and the root group's ``fastspec`` attribute the run. Readable with zarr alone::
+
+      root = zarr.open_group(path, mode="r")
+      i = 7
+      item = root["features"][root["start"][i]:root["start"][i] + root["n_frames"][i]]  # (frames, bins)
+
+Every layout gives each item as an array of the ``.npy`` path's shape, ``(..., n_bins, n_frames)``,
+with the same values bit for bit.
+"""
+
+import gzip
+import io
+import json
+import os
+import threading
+
+import numpy as np
+
+from ._validate import ParameterError
+
+MANIFEST = "manifest.jsonl"
+STORE_INFO = "store.json"
+"""The shards' description of the run (the Zarr store keeps it as its root's ``fastspec`` attribute)."""
+LAYOUT_VERSION = 1
+INDEX_ARRAYS = ("start", "n_frames", "key", "source", "sr", "duration")
+"""The Zarr store's per-item arrays, beside ``features``."""
+
+
+def item_key(relative_stem):
+    """The store key of an input, from its path relative to the inputs' root without the extension.
+
+    Folders are kept (``speaker1/utt_0001``); dots in the file name become ``_``, since
+    WebDataset takes a member name's first dot as the start of its extension.
+    """
+    folder, name = os.path.split(relative_stem.replace(os.sep, "/"))
+    name = name.replace(".", "_")
+    return f"{folder}/{name}" if folder else name
+
+
+def shard_name(number, compression=None):
+    """File name of shard ``number``: ``shard-000042.tar`` (``.tar.gz`` with gzip)."""
+    return f"shard-{number:06d}.tar" + (".gz" if compression == "gzip" else "")
+
+
+def npy_bytes(array):
+    """``(header, data)``: the bytes ``np.save`` writes for a C-contiguous ``array``, in two pieces."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(array))
+    return buf.getvalue(), memoryview(array).cast("B")
+
+
+class FeatureItem:
+    """One converted input: ``key``, ``array`` (``(..., n_bins, n_frames)``) and ``metadata`` (a dict).
+
+    ``metadata`` has ``source`` (the input path), ``sr``, ``hop_length``, ``duration`` (of the
+    input, seconds), ``shape``, ``dtype`` and ``sha256`` (of the item as an ``.npy`` file).
+    """
+
+    __slots__ = ("key", "array", "metadata")
+
+    def __init__(self, key, array, metadata):
+        self.key, self.array, self.metadata = key, array, metadata
+
+    def __iter__(self):  # key, array, metadata = item
+        return iter((self.key, self.array, self.metadata))
+
+    def __repr__(self):
+        return f"FeatureItem({self.key!r}, array of {self.array.shape} {self.array.dtype})"
+
+
+_ITEM_FIELDS = ("input", "sr", "hop_length", "duration", "shape", "dtype", "sha256")
+
+
+def _item_metadata(entry):
+    meta = {k: entry[k] for k in _ITEM_FIELDS if k in entry}
+    meta["source"] = meta.pop("input", None)
+    return meta
+
+
+class FeatureStore:
+    """What :func:`open_features` returns: the items of one conversion, in the store's order.
+
+    ``len(store)``, ``for item in store`` (in order, reading each item once), ``store[i]`` and
+    ``store["key"]``, ``store.keys()``, ``"key" in store``. Items are :class:`FeatureItem`.
+    ``store.metadata`` describes the run (feature, parameters, units, axes). Safe to use from
+    several threads at once.
+
+    Iteration streams: its memory does not grow with the store. Access by position or key holds
+    the index in memory (about 100 bytes an item), loaded on first use.
+    """
+
+    layout = ""
+
+    def __init__(self, path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._index = None
+        self._positions = None
+
+    # -- the index (loaded on demand) -------------------------------------------------------
+    def _load_index(self):
+        raise NotImplementedError
+
+    @property
+    def _entries(self):
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = self._load_index()
+        return self._index
+
+    def keys(self):
+        """The item keys, in order."""
+        return [e["output"] for e in self._entries]
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __contains__(self, key):
+        return key in self._key_positions()
+
+    def _key_positions(self):
+        if self._positions is None:
+            self._positions = {e["output"]: i for i, e in enumerate(self._entries)}
+        return self._positions
+
+    def __getitem__(self, which):
+        if isinstance(which, str):
+            try:
+                which = self._key_positions()[which]
+            except KeyError:
+                raise KeyError(f"{self.path} has no item {which!r}") from None
+        elif isinstance(which, (int, np.integer)):
+            n = len(self)
+            if not -n <= which < n:
+                raise IndexError(f"item {which} of {n}")
+            which = int(which) % n
+        else:
+            raise TypeError(f"items are read by position (int) or key (str), not {type(which).__name__}")
+        return self._read(which)
+
+    def _read(self, i):
+        raise NotImplementedError
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self._read(i)
+
+    def close(self):
+        """Release open files."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<fastspec {self.layout} store {self.path!r}: {len(self)} items>"
+
+
+def _manifest_lines(folder):
+    path = os.path.join(folder, MANIFEST)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line a killed run left half-written
+            if isinstance(entry, dict) and "output" in entry:
+                yield entry
+
+
+def _last_per_key(entries):
+    """Manifest entries, the last line of each key kept, in first-seen order (a resumed run appends)."""
+    latest = {}
+    for entry in entries:
+        latest[entry["output"]] = entry
+    return list(latest.values())
+
+
+class NpyFolder(FeatureStore):
+    """A folder of ``.npy`` / ``.npz`` feature files with its ``manifest.jsonl``."""
+
+    layout = "npy"
+
+    def __init__(self, path):
+        super().__init__(path)
+        entries = self._entries
+        self.metadata = dict(entries[0].get("params", {})) if entries else {}
+
+    def _load_index(self):
+        return _last_per_key(_manifest_lines(self.path))
+
+    def _read(self, i):
+        from .io import load_feature
+
+        entry = self._entries[i]
+        return FeatureItem(entry["output"], load_feature(os.path.join(self.path, entry["output"])),
+                           _item_metadata(entry))
+
+    def __iter__(self):
+        # Streams the manifest when no index is loaded yet (constant memory).
+        from .io import load_feature
+
+        entries = self._index if self._index is not None else _last_per_key(_manifest_lines(self.path))
+        for entry in entries:
+            yield FeatureItem(entry["output"], load_feature(os.path.join(self.path, entry["output"])),
+                              _item_metadata(entry))
+
+
+class ShardStore(FeatureStore):
+    """WebDataset tar shards with their ``manifest.jsonl`` (each line: shard, offset, bytes)."""
+
+    layout = "shards"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.metadata = _read_json(os.path.join(path, STORE_INFO))
+        self._gzip = self.metadata.get("compression") == "gzip"
+        self._files = {}
+
+    def _load_index(self):
+        # The store's order is the shards' (what WebDataset streams): shard, then position in it.
+        entries = [e for e in _last_per_key(_manifest_lines(self.path)) if "shard" in e]
+        entries.sort(key=lambda e: (e["shard"], e["offset"]))
+        return entries
+
+    def _read(self, i):
+        entry = self._entries[i]
+        return FeatureItem(entry["output"], self._member(entry), _item_metadata(entry))
+
+    def _member(self, entry):
+        path = os.path.join(self.path, entry["shard"])
+        if self._gzip:  # no random access into a gzip stream: decompressed up to the item
+            with gzip.open(path, "rb") as f:
+                f.seek(entry["offset"])
+                data = f.read(entry["bytes"])
+        else:
+            with self._lock:
+                fd = self._files.get(path)
+                if fd is None:
+                    if len(self._files) >= 64:
+                        os.close(self._files.pop(next(iter(self._files))))
+                    fd = self._files[path] = os.open(path, os.O_RDONLY)
+            data = os.pread(fd, entry["bytes"], entry["offset"])
+        if len(data) != entry["bytes"]:
+            raise OSError(f"{path}: truncated at item {entry['output']!r}")
+        return np.load(io.BytesIO(data), allow_pickle=False)
+
+    def __iter__(self):
+        if self._index is not None:
+            yield from super().__iter__()
+            return
+        # Streams each shard in order, as WebDataset does: constant memory, sequential reads.
+        import tarfile
+
+        shards = sorted(name for name in os.listdir(self.path) if name.startswith("shard-")
+                        and name.endswith((".tar", ".tar.gz")) and not name.startswith("."))
+        wanted = {}
+        for entry in _last_per_key(_manifest_lines(self.path)):
+            if "shard" in entry:
+                wanted.setdefault(entry["shard"], set()).add(entry["output"])
+        for name in shards:
+            keys = wanted.get(name)
+            if not keys:
+                continue  # not (or no longer) in the manifest: not part of the store
+            with tarfile.open(os.path.join(self.path, name), mode="r|*") as tar:
+                array = key = None
+                for member in tar:
+                    stem, _, ext = member.name.rpartition(".")
+                    data = tar.extractfile(member).read()
+                    if ext == "npy":
+                        key, array = stem, np.load(io.BytesIO(data), allow_pickle=False)
+                    elif ext == "json" and stem == key and key in keys:
+                        yield FeatureItem(key, array, _json_metadata(json.loads(data)))
+
+    def close(self):
+        with self._lock:
+            for fd in self._files.values():
+                os.close(fd)
+            self._files.clear()
+
+
+def _json_metadata(meta):
+    out = {k: meta[k] for k in ("source", "sr", "hop_length", "duration", "shape", "dtype", "sha256") if k in meta}
+    return out
+
+
+class ZarrStore(FeatureStore):
+    """A Zarr v3 store: ``features`` (every item's frames, one after another) and the per-item arrays."""
+
+    layout = "zarr"
+
+    def __init__(self, path):
+        super().__init__(path)
+        import zarr
+
+        self._root = zarr.open_group(path, mode="r")
+        self.metadata = dict(self._root.attrs.get("fastspec", {}))
+        self._features = self._root["features"]
+        self._start = self._root["start"][:]
+        self._n_frames = self._root["n_frames"][:]
+
+    def _load_index(self):
+        keys, sources = self._root["key"][:], self._root["source"][:]
+        sr, duration = self._root["sr"][:], self._root["duration"][:]
+        return [{"output": str(k), "input": str(s), "sr": int(r), "duration": float(d)}
+                for k, s, r, d in zip(keys, sources, sr, duration, strict=True)]
+
+    def __len__(self):
+        return len(self._start)
+
+    def keys(self):
+        """The item keys, in order."""
+        return [str(k) for k in self._root["key"][:]]
+
+    def _item(self, i, rows):
+        entry = self._entries[i]
+        array = np.ascontiguousarray(np.moveaxis(rows, 0, -1))  # (frames, ..., bins) -> (..., bins, frames)
+        meta = _item_metadata(entry)
+        meta.update(hop_length=self.metadata.get("hop_length"), shape=list(array.shape), dtype=array.dtype.name)
+        return FeatureItem(entry["output"], array, meta)
+
+    def _read(self, i):
+        start = int(self._start[i])
+        return self._item(i, self._features[start:start + int(self._n_frames[i])])
+
+    def __iter__(self):
+        # Reads ``features`` in large sequential pieces, not one item at a time.
+        order = np.argsort(self._start, kind="stable")
+        if np.array_equal(order, np.arange(len(order))):
+            row_bytes = int(np.prod(self._features.shape[1:])) * self._features.dtype.itemsize
+            piece_rows = max(1, (64 << 20) // max(1, row_bytes))
+            lo = hi = 0
+            block = self._features[0:0]
+            for i in range(len(self)):
+                s, n = int(self._start[i]), int(self._n_frames[i])
+                if s < lo or s + n > hi:
+                    lo, hi = s, min(self._features.shape[0], max(s + n, s + piece_rows))
+                    block = self._features[lo:hi]
+                yield self._item(i, block[s - lo:s - lo + n])
+        else:
+            yield from super().__iter__()
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ParameterError(f"{path}: cannot read the store's description ({err})") from None
+
+
+def open_features(path):
+    """Open the features ``fastspec convert`` wrote, whatever the layout.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder of a run: ``.npy``/``.npz`` files with ``manifest.jsonl``, tar shards
+        (``--format shards``), or a Zarr store (``--format zarr``).
+
+    Returns
+    -------
+    FeatureStore
+        ``len``, iteration in order, ``store[i]``, ``store["key"]``; items are
+        :class:`FeatureItem` ``(key, array, metadata)``.
+
+    Raises
+    ------
+    ParameterError
+        ``path`` holds none of these layouts.
+
+    Examples
+    --------
+    >>> import fastspec
+    >>> with fastspec.open_features("features/") as store:  # doctest: +SKIP
+    ...     for key, array, meta in store:
+    ...         print(key, array.shape, meta["sr"])
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isfile(os.path.join(path, "zarr.json")):
+        return ZarrStore(path)
+    if os.path.isfile(os.path.join(path, STORE_INFO)):
+        return ShardStore(path)
+    if os.path.isfile(os.path.join(path, MANIFEST)):
+        return NpyFolder(path)
+    raise ParameterError(f"{path} is not a fastspec feature store (no zarr.json, {STORE_INFO} or {MANIFEST})")
+
+
+def split_store_key(text):
+    """``"store::key"`` -> ``(store, key)``; anything else -> ``(text, None)``."""
+    store, sep, key = os.fspath(text).partition("::")
+    return (store, key) if sep else (store, None)
+
+
+__all__ = ["FeatureItem", "FeatureStore", "open_features", "split_store_key", "item_key"]
