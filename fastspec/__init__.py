@@ -31,17 +31,18 @@ __all__ = [
     "db_to_power", "export_wisdom", "get_num_threads", "import_wisdom", "istft", "power_to_db",
     "set_num_threads", "set_plan_cache_size", "set_planner_effort", "set_reproducible",
     "spectrogram", "stft", "StreamingIstft", "StreamingMelSpectrogram", "StreamingMFCC", "StreamingPghi",
-    "StreamingStft", "warm_up",
+    "StreamingStft", "warm_up", "open_features",
 ]
 
 
 _LAZY = {"pretty_to_audio": "compat.upgrade", "patch_librosa": "dropin", "unpatch_librosa": "dropin",
-         "librosa_patched": "dropin"}
+         "librosa_patched": "dropin", "open_features": "store"}
 
 
 def __getattr__(name):
     # Imported on first use: the seed upgrade lives with the notebook API (fastspec.compat) and
-    # its kernels, the librosa drop-in with librosa; import fastspec needs neither.
+    # its kernels, the librosa drop-in with librosa, the feature stores' reader with its layouts;
+    # import fastspec needs none of them.
     if name in _LAZY:
         import importlib
 

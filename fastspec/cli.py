@@ -80,7 +80,11 @@ def _add_convert(sub):
     p.add_argument("--channels", default="mix", choices=["mix", "first", "all"],
                    help="mix to mono, first channel, or all channels (default: %(default)s)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="default: %(default)s")
-    p.add_argument("--format", default="npy", choices=["npy", "npz"], help="output files (default: %(default)s)")
+    p.add_argument("--format", default="npy", choices=["npy", "npz", "shards", "zarr"],
+                   help="one .npy/.npz per input, WebDataset tar shards, or one Zarr v3 store (default: %(default)s)")
+    p.add_argument("--storage", choices=["float16"], help="store values in half precision (default: as --dtype)")
+    p.add_argument("--compression", choices=["zstd", "gzip"], help="compress a store: zarr zstd/gzip, shards gzip")
+    p.add_argument("--shard-items", type=int, default=4096, help="items per shard at most (default: %(default)s)")
     p.add_argument("--manifest", default="jsonl", choices=["jsonl", "csv"],
                    help="manifest.jsonl always; csv adds manifest.csv (default: %(default)s)")
     p.add_argument("--glob", help="file-name pattern inside folders (default: every audio extension)")
@@ -111,8 +115,8 @@ def cmd_convert(args):
                                 format=args.format, manifest=args.manifest, overwrite=args.overwrite, sr=args.sr,
                                 channels=args.channels, dtype=args.dtype, block_frames=args.block_frames,
                                 start_method=args.start_method, progress=not args.quiet, verify=args.verify,
-                                keep_extension=args.keep_extension,
-                                **params)
+                                keep_extension=args.keep_extension, storage=args.storage,
+                                compression=args.compression, shard_items=args.shard_items, **params)
     except KeyboardInterrupt as stop:
         print(f"fastspec convert: stopped; {stop}", file=sys.stderr)
         return 130
@@ -132,7 +136,7 @@ def cmd_convert(args):
 # ----- info and plot ---------------------------------------------------------------------------
 def _add_info(sub):
     p = sub.add_parser("info", help="describe an audio or feature file")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="audio file, .npy/.npz feature file, or a store's item STORE::KEY")
     p.set_defaults(func=cmd_info)
 
 
@@ -144,7 +148,7 @@ def cmd_info(args):
 
 def _add_plot(sub):
     p = sub.add_parser("plot", help="draw an audio or feature file as a PNG spectrogram (dB)")
-    p.add_argument("file", metavar="FILE", help="audio file, or a .npy/.npz feature file")
+    p.add_argument("file", metavar="FILE", help="audio file, .npy/.npz feature file, or a store's item STORE::KEY")
     p.add_argument("-o", "--output", help="PNG path (default: FILE's name with .png, in the current folder)")
     p.add_argument("--feature", default="logspec", choices=["logspec", "logmel"],
                    help="what to draw for audio (default: %(default)s)")
@@ -172,7 +176,7 @@ def _add_invert(sub):
     p = sub.add_parser("invert", help="feature file (.npy/.npz) or audio's features -> audio (PGHI + Griffin-Lim)",
                        description="Invert a feature file, or an audio file's features, to audio. Parameters not "
                                    "given come from the .npz metadata, else librosa's defaults.")
-    p.add_argument("input", help="feature file (.npy/.npz) or audio file")
+    p.add_argument("input", help="feature file (.npy/.npz), a store's item STORE::KEY, or audio file")
     p.add_argument("-o", "--output", required=True, help="audio file to write (.wav, .flac, .ogg)")
     p.add_argument("--kind", choices=["magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty"],
                    help="what the array holds (default: the file's metadata, else magnitude)")

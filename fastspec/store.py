@@ -7,7 +7,8 @@
   ``KEY.json`` member, indexed by ``manifest.jsonl`` (each line gives the item's shard and byte offset);
 - ``zarr``: one Zarr v3 store: ``features`` holds every item's frames one after another
   (``(n_frames_total, [n_channels,] n_bins)``), item ``i`` being rows ``start[i]`` to
-  ``start[i] + n_frames[i]``; the arrays ``key``, ``source``, ``sr`` and ``duration`` describe the items
+  ``start[i] + n_frames[i]``; the arrays ``key``, ``source``, ``sr``, ``duration`` and ``sha256`` describe
+  the items
   and the root group's ``fastspec`` attribute the run. Readable with zarr alone::
 
       root = zarr.open_group(path, mode="r")
@@ -32,7 +33,7 @@ MANIFEST = "manifest.jsonl"
 STORE_INFO = "store.json"
 """The shards' description of the run (the Zarr store keeps it as its root's ``fastspec`` attribute)."""
 LAYOUT_VERSION = 1
-INDEX_ARRAYS = ("start", "n_frames", "key", "source", "sr", "duration")
+INDEX_ARRAYS = ("start", "n_frames", "key", "source", "sr", "duration", "sha256")
 """The Zarr store's per-item arrays, beside ``features``."""
 
 
@@ -56,7 +57,7 @@ def npy_bytes(array):
     """``(header, data)``: the bytes ``np.save`` writes for a C-contiguous ``array``, in two pieces."""
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(array))
-    return buf.getvalue(), memoryview(array).cast("B")
+    return buf.getvalue(), memoryview(array.reshape(-1).view(np.uint8))  # (a zero-size array too)
 
 
 class FeatureItem:
@@ -196,8 +197,10 @@ class NpyFolder(FeatureStore):
 
     def __init__(self, path):
         super().__init__(path)
-        entries = self._entries
-        self.metadata = dict(entries[0].get("params", {})) if entries else {}
+        first = next(_manifest_lines(path), {})
+        params = first.get("params", {})
+        self.metadata = {"layout": first.get("format", "npy"), "kind": params.get("feature"), "params": params,
+                         "hop_length": first.get("hop_length"), "axes": first.get("axes"), "units": first.get("units")}
 
     def _load_index(self):
         return _last_per_key(_manifest_lines(self.path))
@@ -313,10 +316,9 @@ class ZarrStore(FeatureStore):
         self._n_frames = self._root["n_frames"][:]
 
     def _load_index(self):
-        keys, sources = self._root["key"][:], self._root["source"][:]
-        sr, duration = self._root["sr"][:], self._root["duration"][:]
-        return [{"output": str(k), "input": str(s), "sr": int(r), "duration": float(d)}
-                for k, s, r, d in zip(keys, sources, sr, duration, strict=True)]
+        columns = [self._root[name][:] for name in ("key", "source", "sr", "duration", "sha256")]
+        return [{"output": str(k), "input": str(s), "sr": int(r), "duration": float(d), "sha256": str(h)}
+                for k, s, r, d, h in zip(*columns, strict=True)]
 
     def __len__(self):
         return len(self._start)

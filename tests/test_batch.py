@@ -144,11 +144,21 @@ def test_dask_gives_identical_bytes(tree, converted, tmp_path):
     assert _outputs(tmp_path / "local") == _outputs(out)
     # An existing cluster, by its scheduler's address; its workers run without Dask's malloc trim.
     with batch.local_cluster(1) as cluster, distributed.Client(cluster) as client:
-        assert list(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
+        assert list(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
         summary = batch.convert(tree, tmp_path / "remote", feature="logmel", scheduler=cluster.scheduler_address,
                                 progress=False, **PARAMS)
     assert len(summary.converted) == len(GOOD)
     assert _outputs(tmp_path / "remote") == _outputs(out)
+
+
+def test_local_cluster_workers_run_without_malloc_trim_left_by_an_earlier_cluster(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    # What a plain distributed.LocalCluster started in this process leaves in its environment.
+    # (os.getenv runs on the worker; os.environ.get would carry this process's environ along.)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with batch.local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        assert list(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's own setting is left as it was
 
 
 class _Terminal(io.StringIO):
@@ -236,7 +246,7 @@ def test_bad_parameters(tree, tmp_path):
         batch.convert(tree, tmp_path, block_frames=1000)
     with pytest.raises(ParameterError, match="hop_length=0 must be a positive integer"):
         batch.convert(tree, tmp_path, hop_length=0)
-    with pytest.raises(ParameterError, match="format='wav' must be 'npy' or 'npz'"):
+    with pytest.raises(ParameterError, match="format='wav' must be one of 'npy', 'npz', 'shards', 'zarr'"):
         batch.convert(tree, tmp_path, format="wav")
     with pytest.raises(ParameterError, match="workers=0 must be a positive integer"):
         batch.convert(tree, tmp_path, workers=0)
@@ -636,7 +646,10 @@ def _marked(mark):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("method", ["forkserver", "spawn"])
-def test_kill_9_leaves_no_process_behind(tmp_path, method):
+@pytest.mark.parametrize("reaped", ["wait", "communicate"])
+def test_kill_9_leaves_no_process_behind(tmp_path, method, reaped):
+    # "communicate": the killed run's parent reaps it only once its output pipes close, which the
+    # workers hold: they must notice a killed (zombie) run, not only a vanished one.
     import uuid
 
     src = tmp_path / "in"
@@ -647,8 +660,9 @@ def test_kill_9_leaves_no_process_behind(tmp_path, method):
     env = dict(os.environ, **dict([mark.split("=")]))
     run = subprocess.Popen([sys.executable, "-m", "fastspec.cli", "convert", str(src), "-o", str(tmp_path / "out"),
                             "--feature", "mfcc", "--n-fft", "2048", "--hop-length", "64", "--workers", "2",
-                            "--start-method", method, "--quiet"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                            "--start-method", method, "--quiet"], env=env,
+                           stdout=subprocess.PIPE if reaped == "communicate" else subprocess.DEVNULL,
+                           stderr=subprocess.PIPE if reaped == "communicate" else subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(_marked(mark)) < 4 and time.monotonic() < deadline:  # the run, its helper processes, 2 workers
         time.sleep(0.1)
@@ -656,7 +670,10 @@ def test_kill_9_leaves_no_process_behind(tmp_path, method):
     helpers = set(_marked(mark)) - {run.pid}
     assert len(helpers) >= 2
     run.kill()
-    run.wait()
+    if reaped == "communicate":
+        run.communicate(timeout=30)
+    else:
+        run.wait()
     deadline = time.monotonic() + 10
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.2)

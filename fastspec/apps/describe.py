@@ -4,9 +4,36 @@ import os
 
 import numpy as np
 
-__all__ = ["FEATURE_SUFFIXES", "describe_file", "feature_metadata", "manifest_entry"]
+__all__ = ["FEATURE_SUFFIXES", "describe_file", "feature_metadata", "is_feature", "manifest_entry", "store_item"]
 
 FEATURE_SUFFIXES = (".npy", ".npz")
+
+
+def is_feature(path):
+    """Whether ``path`` names a feature file or a store's item (``STORE::KEY``), rather than audio."""
+    from ..store import split_store_key
+
+    return os.fspath(path).endswith(FEATURE_SUFFIXES) or split_store_key(path)[1] is not None
+
+
+def store_item(path):
+    """``(array, made)`` of the item ``STORE::KEY``; ``made`` as :func:`feature_metadata` gives it."""
+    from ..store import open_features, split_store_key
+
+    folder, key = split_store_key(path)
+    with open_features(folder) as store:
+        try:
+            item = store[key]
+        except KeyError:
+            from .._validate import ParameterError
+
+            raise ParameterError(f"{folder} has no item {key!r}") from None
+        params = store.metadata.get("params", {})
+    meta = item.metadata
+    made = {"feature": params.get("feature"), "params": params, "sr": meta["sr"],
+            "hop_length": meta.get("hop_length") or store.metadata.get("hop_length"),
+            "duration": meta.get("duration"), "source": meta.get("source"), "sha256": meta.get("sha256")}
+    return item.array, made
 
 
 def manifest_entry(path):
@@ -60,8 +87,9 @@ def describe_file(path):
     Parameters
     ----------
     path : str or os.PathLike
-        Audio file, or a ``.npy``/``.npz`` feature file (its manifest is looked for in the
-        folders above it, and its SHA-256 checked against the entry).
+        Audio file, a ``.npy``/``.npz`` feature file (its manifest is looked for in the
+        folders above it, and its SHA-256 checked against the entry), or a store's item
+        ``STORE::KEY``.
 
     Returns
     -------
@@ -69,8 +97,17 @@ def describe_file(path):
         Lines of ``key: value``.
     """
     from .. import io
+    from ..store import split_store_key
 
     path = os.fspath(path)
+    if split_store_key(path)[1] is not None:
+        S, made = store_item(path)
+        params = ", ".join(f"{k}={v}" for k, v in made["params"].items() if v is not None)
+        lines = [f"item: {path}", f"shape: {S.shape}  dtype: {S.dtype}"]
+        if S.size:
+            lines.append(f"min: {np.min(S):.6g}  max: {np.max(S):.6g}  mean: {np.mean(S, dtype=np.float64):.6g}")
+        return "\n".join(lines + [f"input: {made['source']}", f"sr: {made['sr']}  duration: {made['duration']:.3f} s",
+                                  f"parameters: {params}", f"sha256: {made['sha256']}"])
     if not path.endswith(FEATURE_SUFFIXES):
         meta = io.info(path)
         return "\n".join([f"file: {meta.path}", f"format: {meta.format} {meta.subtype}",

@@ -1,5 +1,7 @@
 """``fastspec invert``: a feature file (or an audio file's features) back to audio, written atomically."""
 
+import os
+
 import numpy as np
 
 from .. import _validate
@@ -7,7 +9,7 @@ from .._validate import ParameterError
 from ..compat.upgrade import pretty_to_audio
 from ..inverse import mel_to_audio, mfcc_to_mel
 from ..phase import griffin_lim
-from .describe import feature_metadata
+from .describe import FEATURE_SUFFIXES, feature_metadata, is_feature, store_item
 
 __all__ = ["FEATURE_KINDS", "invert_file"]
 
@@ -16,8 +18,6 @@ FEATURE_KINDS = ("magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty")
 
 def _read_input(path):
     """``(array or audio, sample rate or None, metadata dict, is_audio)`` for a feature file or audio."""
-    import os
-
     path = os.fspath(path)
     if path.endswith(".npy"):
         return np.load(path, allow_pickle=False), {}, False
@@ -51,8 +51,10 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     Parameters
     ----------
     input_path, output_path : str or os.PathLike
-        Output format from its extension (anything ``soundfile`` writes: .wav, .flac, .ogg).
-        Written to a temporary name and renamed when complete.
+        The input: a feature file (``.npy``, ``.npz``), a store's item (``STORE::KEY``, see
+        :func:`fastspec.open_features`) or an audio file. The output's format comes from its
+        extension (anything ``soundfile`` writes: .wav, .flac, .ogg); it is written to a
+        temporary name and renamed when complete.
     kind : {"magnitude", "power", "db", "mel", "log_mel", "mfcc", "pretty"}, optional
         What the array is: magnitude or power STFT, amplitude in dB (``amplitude_to_db``),
         mel power, mel power in dB, MFCCs, the seed's log pretty spectrogram. Default: the
@@ -91,8 +93,11 @@ def invert_file(input_path, output_path, *, kind=None, sr=None, n_fft=None, hop_
     if normalize not in ("auto", True, False):
         raise ParameterError(f"normalize={normalize!r} must be 'auto', True or False")
     output_path = _check_output(output_path)
-    array, meta, is_audio = _read_input(input_path)
-    made = None if is_audio else feature_metadata(input_path)
+    if is_feature(input_path) and not os.fspath(input_path).endswith(FEATURE_SUFFIXES):  # STORE::KEY
+        (array, made), meta, is_audio = store_item(input_path), {}, False
+    else:
+        array, meta, is_audio = _read_input(input_path)
+        made = None if is_audio else feature_metadata(input_path)
     if made is not None and kind is None:  # written by fastspec convert: it says what it is and how it was made
         gl_kw = dict(n_iter=n_iter, momentum=momentum, init=init, rng=rng)
         y_out, sr, sc, kind = _invert_converted(np.asarray(array), made, gl_kw)

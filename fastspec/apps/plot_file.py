@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from .._validate import ParameterError
-from .describe import FEATURE_SUFFIXES, feature_metadata
+from .describe import FEATURE_SUFFIXES, feature_metadata, is_feature, store_item
 
 __all__ = ["plot_file"]
 
@@ -13,8 +13,11 @@ def _feature_picture(path, sr, hop_length, channel):
     """``(S_db, sr, hop_length, y_axis, fmin, fmax, title)`` of a feature file."""
     from .. import decibel, io
 
-    S = io.load_feature(path)
-    made = feature_metadata(path)  # a converted file says its rate, hop and feature
+    if is_feature(path) and not path.endswith(FEATURE_SUFFIXES):  # STORE::KEY
+        S, made = store_item(path)
+    else:
+        S = io.load_feature(path)
+        made = feature_metadata(path)  # a converted file says its rate, hop and feature
     params = made["params"] if made else {}
     if made:
         sr, hop_length = made["sr"], made["hop_length"]
@@ -96,11 +99,11 @@ def plot_file(path, output=None, *, feature="logspec", n_fft=2048, hop_length=No
     from .. import plot
 
     path = os.fspath(path)
-    if path.endswith(FEATURE_SUFFIXES):
+    if is_feature(path):
         picture = _feature_picture(path, sr, hop_length, channel)
     else:
         picture = _audio_picture(path, feature, n_fft, hop_length, n_mels, sr)
     S_db, sr, hop, y_axis, fmin, fmax, title = picture
-    out = output or os.path.splitext(os.path.basename(path))[0] + ".png"
+    out = output or os.path.splitext(os.path.basename(path.replace("::", "_")))[0] + ".png"
     return plot.save_spectrogram(S_db, out, sr=sr, hop_length=hop, y_axis=y_axis, fmin=fmin, fmax=fmax, title=title,
                                  cbar_label="dB" if y_axis != "bins" else "value", figsize=figsize, dpi=dpi)

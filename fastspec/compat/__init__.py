@@ -30,8 +30,9 @@ Differences:
   ``iterate_invert_spectrogram`` / ``invert_pretty_spectrogram``, arrays of the wrong rank.
 - NumPy 1's promotion, which the notebook was written for, where NumPy 2 changed the result: the
   iterations' regulariser ``np.max(X_s) / 1e8`` is float64. Under NumPy 2 the seed's own code
-  keeps a float16 ``X_s`` (the mel round trip's) in float16, the regulariser underflows to 0 and
-  silent frames give NaN; here they stay finite, as the notebook's users saw them.
+  keeps a float16 ``X_s`` (the mel round trip's) in float16: 1e8 overflows to inf, the regulariser
+  is 0, silent frames give NaN and the rest of the inversion differs; here it is as the notebook's
+  users saw it.
 - The cross-correlation lag is the first maximum of the exactly summed float32 correlations;
   the seed's ``np.convolve`` sums in float32 in OpenBLAS's order. The two differ only where two
   lags tie to within one float32 ulp; a long inversion can meet such a tie (measured: none on

@@ -225,9 +225,17 @@ def local_cluster(n_workers=None):
 
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return LocalCluster(n_workers=n_workers or cpu_count(), threads_per_worker=1, processes=True,
-                            dashboard_address=None)
+    # A nanny also copies its settings into this process's own environment (distributed 2026.8,
+    # Nanny.start), where the next workers would inherit them: any cluster started here before
+    # leaves the variable behind, so it is left out while these workers start.
+    inherited = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return LocalCluster(n_workers=n_workers or cpu_count(), threads_per_worker=1, processes=True,
+                                dashboard_address=None)
+    finally:
+        if inherited is not None:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = inherited
 
 
 class dask_client:

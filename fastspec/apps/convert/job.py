@@ -159,6 +159,16 @@ def _watch(pid):
             os._exit(1)  # the run is gone: its temporary files are swept by the next run
         except PermissionError:  # alive, under another user
             pass
+        if _is_zombie(pid):  # killed, not yet reaped: its parent may be waiting for our pipes to close
+            os._exit(1)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def init_local_worker(run_pid):

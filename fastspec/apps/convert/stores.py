@@ -21,9 +21,9 @@ import numpy as np
 
 from ... import io as audio_io
 from ... import store as layout
+from ..._validate import ParameterError
 from .engines import Unit
 from .job import AXES, UNITS, compute_file, deterministic_fft, failure, feature_for
-from ..._validate import ParameterError
 from .manifest import input_unchanged
 
 SHARD_BYTES = 1 << 30
@@ -127,6 +127,7 @@ class ShardWriter(_StoreWriter):
                     numbers.append(int(name[6:12]))
         self._next = max(numbers) + 1
         self._feat = feat
+        self.close(kept.values())  # a store from the start: open_features can tell what it is
         return requeue
 
     def plan(self, units):
@@ -137,8 +138,8 @@ class ShardWriter(_StoreWriter):
 
     def close(self, entries):
         """Write ``store.json``."""
-        _write_json(os.path.join(self.outdir, layout.STORE_INFO), dict(self.describe(self._feat),
-                                                                      shards=len({e["shard"] for e in entries})))
+        shards = {e.get("shard") for e in entries} - {None}
+        _write_json(os.path.join(self.outdir, layout.STORE_INFO), dict(self.describe(self._feat), shards=len(shards)))
 
 
 def write_shard(job, outdir, unit):
@@ -307,7 +308,8 @@ class ZarrWriter(_StoreWriter):
                    "n_frames": ([e["n_frames"] for e in stored], np.int64),
                    "sr": ([e["sr"] for e in stored], np.int64),
                    "duration": ([e["duration"] for e in stored], np.float64),
-                   "key": ([e["output"] for e in stored], str), "source": ([e["input"] for e in stored], str)}
+                   "key": ([e["output"] for e in stored], str), "source": ([e["input"] for e in stored], str),
+                   "sha256": ([e["sha256"] for e in stored], str)}
         for name, (values, dtype) in columns.items():
             data = np.array(values, dtype=object if dtype is str else dtype)
             if dtype is str:
@@ -434,7 +436,8 @@ def write_unit(job, unit, outdir):
 def probe_rows(job, sr, n_channels):
     """One frame's shape, ``([n_channels,] n_bins)``, from the feature of a short probe signal."""
     feat = feature_for(job, sr)
-    return feat, feat.empty((n_channels,) if job.channels == "all" else ()).shape[:-1]
+    with deterministic_fft():  # one thread: no engine pool started in the run's process (it forks workers)
+        return feat, feat.empty((n_channels,) if job.channels == "all" else ()).shape[:-1]
 
 
 def _write_json(path, data):
