@@ -483,21 +483,33 @@ def save_feature(path, array, **extra):
     import io as _io
 
     path = os.fspath(path)
-    buf = _io.BytesIO()
     if _feature_kind(path) == "npy":
-        np.save(buf, array, allow_pickle=False)
+        pieces = npy_bytes(np.ascontiguousarray(array))
     else:
+        buf = _io.BytesIO()
         np.savez(buf, feature=array, **extra)
-    data = buf.getbuffer()
+        pieces = (buf.getbuffer(),)
+    digest = hashlib.sha256()
     tmp = temp_path(path)
     try:
         with open(tmp, "xb") as f:
-            f.write(data)
+            for piece in pieces:
+                f.write(piece)
+                digest.update(piece)
         os.replace(tmp, path)
     except BaseException:
         remove_if_exists(tmp)
         raise
-    return hashlib.sha256(data).hexdigest()
+    return digest.hexdigest()
+
+
+def npy_bytes(array):
+    """``(header, data)``: the bytes ``np.save`` writes for a C-contiguous ``array``, in two pieces."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(array))
+    return buf.getvalue(), memoryview(array.reshape(-1).view(np.uint8))  # (a zero-size array too)
 
 
 def sha256_file(path):

@@ -56,6 +56,25 @@ class Unit:
     duration: float
     target: object = None
 
+    @classmethod
+    def files(cls, tasks, n_workers, most=64):
+        """Units of ``(src, dst, duration)`` files, in the order given, about 1/32 of a worker's share each.
+
+        Short files go several to a unit (at most ``most``): handing out a unit costs the run's
+        process about 0.1 ms, against 0.5 ms to convert a one-second clip.
+        """
+        target = sum(t[2] for t in tasks) / (32 * max(1, n_workers))
+        units, items, seconds = [], [], 0.0
+        for src, dst, duration in tasks:
+            if items and (seconds + duration > target or len(items) == most):
+                units.append(cls(tuple(items), seconds))
+                items, seconds = [], 0.0
+            items.append((src, dst))
+            seconds += duration
+        if items:
+            units.append(cls(tuple(items), seconds))
+        return units
+
     def halves(self):
         """Two units of half the items each (a unit whose worker died is retried in pieces)."""
         k = len(self.items) // 2

@@ -166,7 +166,7 @@ def write_shard(job, outdir, unit):
                     except Exception as err:
                         results.append(failure(src, key, err))
                         continue
-                    header, data = layout.npy_bytes(array)
+                    header, data = audio_io.npy_bytes(array)
                     digest = hashlib.sha256(header)
                     digest.update(data)
                     offset = _add_member(tar, f"{key}.npy", header, data)
@@ -242,7 +242,7 @@ class ZarrWriter(_StoreWriter):
 
     def _hash(self, entry):
         rows = self._features[entry["start"]:entry["start"] + entry["n_frames"]]
-        header, data = layout.npy_bytes(np.ascontiguousarray(np.moveaxis(rows, 0, -1)))
+        header, data = audio_io.npy_bytes(np.ascontiguousarray(np.moveaxis(rows, 0, -1)))
         return hashlib.sha256(header + bytes(data)).hexdigest()
 
     def open(self, probe_rows):
@@ -385,7 +385,7 @@ def write_region(job, outdir, unit):
             except Exception as err:
                 results.append(failure(src, key, err))
                 continue
-            header, data = layout.npy_bytes(array)
+            header, data = audio_io.npy_bytes(array)
             digest = hashlib.sha256(header)
             digest.update(data)
             rows = np.moveaxis(array, -1, 0)  # (frames, [channels,] bins)
