@@ -84,7 +84,7 @@ def _add_convert(sub):
                    help="one .npy/.npz per input, WebDataset tar shards, or one Zarr v3 store (default: %(default)s)")
     p.add_argument("--storage", choices=["float16"], help="store values in half precision (default: as --dtype)")
     p.add_argument("--compression", choices=["zstd", "gzip"], help="compress a store: zarr zstd/gzip, shards gzip")
-    p.add_argument("--shard-items", type=int, default=4096, help="items per shard at most (default: %(default)s)")
+    p.add_argument("--shard-items", type=int, default=2500, help="items per shard at most (default: %(default)s)")
     p.add_argument("--manifest", default="jsonl", choices=["jsonl", "csv"],
                    help="manifest.jsonl always; csv adds manifest.csv (default: %(default)s)")
     p.add_argument("--glob", help="file-name pattern inside folders (default: every audio extension)")

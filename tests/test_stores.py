@@ -235,6 +235,22 @@ def test_second_run_skips_everything_and_a_changed_input_is_redone_without_a_sta
     assert sorted(members) == [f"c{i}.npy" for i in range(9)]
 
 
+def test_an_index_left_behind_by_a_killed_run_is_rebuilt_by_a_run_with_nothing_to_do(corpus, reference, tmp_path):
+    out = tmp_path / "z"
+    batch.convert(corpus, out, workers=2, progress=False, format="zarr", **PARAMS)
+    # A run killed after its last manifest line, before its index: the index is an older one.
+    root = zarr.open_group(str(out), mode="a")
+    root["key"].resize((3,))
+    root["start"].resize((3,))
+    root["n_frames"].resize((3,))
+    attrs = dict(root.attrs["fastspec"])
+    attrs["manifest_bytes"] -= 1
+    root.attrs["fastspec"] = attrs
+    again = batch.convert(corpus, out, workers=2, progress=False, format="zarr", **PARAMS)
+    assert len(again.skipped) == N_GOOD and not again.converted
+    _check_store(out, reference)
+
+
 def test_a_store_made_with_other_parameters_is_refused(corpus, tmp_path):
     out = tmp_path / "z"
     batch.convert(corpus, out, workers=1, progress=False, format="zarr", **PARAMS)

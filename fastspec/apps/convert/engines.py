@@ -45,40 +45,40 @@ class Unit:
     items : tuple
         ``(src, dst)`` pairs (one file per output), or ``(src, key, planned_frames)`` items of a
         feature store, converted in this order.
-    duration : float
-        Seconds of audio in ``items``.
+    size : int
+        Bytes of input in ``items``: what balances the workers (no header is read to hand out work).
     target : object
         Where a store's unit writes (its shard's name, or its rows of a Zarr store), set by the
         store's ``plan``; None for one file per output.
     """
 
     items: tuple
-    duration: float
+    size: int
     target: object = None
 
     @classmethod
     def files(cls, tasks, n_workers, most=64):
-        """Units of ``(src, dst, duration)`` files, in the order given, about 1/32 of a worker's share each.
+        """Units of ``(src, dst, size)`` files, in the order given, about 1/32 of a worker's share each.
 
         Short files go several to a unit (at most ``most``): handing out a unit costs the run's
         process about 0.1 ms, against 0.5 ms to convert a one-second clip.
         """
         target = sum(t[2] for t in tasks) / (32 * max(1, n_workers))
-        units, items, seconds = [], [], 0.0
-        for src, dst, duration in tasks:
-            if items and (seconds + duration > target or len(items) == most):
-                units.append(cls(tuple(items), seconds))
-                items, seconds = [], 0.0
+        units, items, total = [], [], 0
+        for src, dst, size in tasks:
+            if items and (total + size > target or len(items) == most):
+                units.append(cls(tuple(items), total))
+                items, total = [], 0
             items.append((src, dst))
-            seconds += duration
+            total += size
         if items:
-            units.append(cls(tuple(items), seconds))
+            units.append(cls(tuple(items), total))
         return units
 
     def halves(self):
         """Two units of half the items each (a unit whose worker died is retried in pieces)."""
         k = len(self.items) // 2
-        share = self.duration / len(self.items)
+        share = self.size // len(self.items)
         return [Unit(self.items[:k], share * k), Unit(self.items[k:], share * (len(self.items) - k))]
 
 
@@ -166,20 +166,20 @@ def _run_pool(queue, job, workers, window, ctx, on_result, work):
 
 
 def _bundles(units, n_workers):
-    """Group units into bundles of about 1/16 of a worker's share of the audio.
+    """Group units into bundles of about 1/16 of a worker's share of the input.
 
     A Dask task costs milliseconds of scheduling (5 ms each here, against 3 ms to convert a
     10 s clip), so short files travel in bundles; a long file, or a store's unit, is a bundle of
     its own.
     """
-    target = sum(u.duration for u in units) / (16 * max(1, n_workers))
-    bundles, current, seconds = [], [], 0.0
+    target = sum(u.size for u in units) / (16 * max(1, n_workers))
+    bundles, current, total = [], [], 0
     for unit in units:
-        if current and seconds + unit.duration > target:
+        if current and total + unit.size > target:
             bundles.append(current)
-            current, seconds = [], 0.0
+            current, total = [], 0
         current.append(unit)
-        seconds += unit.duration
+        total += unit.size
     if current:
         bundles.append(current)
     return bundles

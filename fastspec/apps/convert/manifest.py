@@ -39,9 +39,14 @@ def read_manifest(outdir):
     return entries
 
 
-def write_manifest(outdir, entries, csv_too):
-    """Rewrite ``manifest.jsonl`` (and ``manifest.csv``) atomically with ``entries``."""
-    _write_atomically(os.path.join(outdir, MANIFEST), lambda f: f.writelines(json.dumps(e) + "\n" for e in entries))
+def write_manifest(outdir, entries, csv_too, lines=None):
+    """Rewrite ``manifest.jsonl`` (and ``manifest.csv``) atomically with ``entries``.
+
+    ``lines`` maps outputs to their entries already encoded (with the newline).
+    """
+    lines = lines or {}
+    _write_atomically(os.path.join(outdir, MANIFEST), lambda f: f.writelines(
+        lines.get(e["output"]) or json.dumps(e) + "\n" for e in entries))
     if csv_too:
         fields = ["input", "output", "sr", "hop_length", "duration", "shape", "dtype", "feature", "params", "sha256"]
 

@@ -50,20 +50,31 @@ class _StoreWriter:
         return input_unchanged(entry, src) and self.in_store(entry) and (not verify or self._hash(entry) ==
                                                                            entry.get("sha256"))
 
-    def units(self, tasks):
-        """Group ``(src, key, duration, planned_frames)`` tasks, in order, into :class:`Unit` s."""
+    def units(self, tasks, workers):
+        """Group ``(src, key, input_bytes, planned_frames)`` tasks, in order, into :class:`Unit` s.
+
+        A shard is a unit; a Zarr store's units are smaller (at most 1/8 of a worker's share), so
+        that the workers finish together.
+        """
         row_bytes = self.row_bytes
-        units, items, seconds, size = [], [], 0.0, 0
-        for src, key, duration, frames in tasks:
-            if items and (len(items) >= self.job.shard_items or size + frames * row_bytes > SHARD_BYTES):
-                units.append(Unit(tuple(items), seconds))
-                items, seconds, size = [], 0.0, 0
+        most = self.job.shard_items
+        if self.job.format == "zarr":
+            most = min(most, max(64, -(-len(tasks) // (8 * workers))))
+        units, items, inputs, size = [], [], 0, 0
+        for src, key, nbytes, frames in tasks:
+            if items and (len(items) >= most or size + frames * row_bytes > SHARD_BYTES):
+                units.append(Unit(tuple(items), inputs))
+                items, inputs, size = [], 0, 0
             items.append((src, key, frames))
-            seconds += duration
+            inputs += nbytes
             size += frames * row_bytes
         if items:
-            units.append(Unit(tuple(items), seconds))
+            units.append(Unit(tuple(items), inputs))
         return units
+
+    def complete(self):
+        """Whether the store's own records (its description, its index) match the manifest as it is."""
+        return os.path.exists(os.path.join(self.outdir, layout.STORE_INFO))
 
     def describe(self, feat):
         """The run, as the store records it (``store.json``, or the Zarr root's ``fastspec`` attribute)."""
@@ -78,6 +89,8 @@ class _StoreWriter:
 # ----- shards --------------------------------------------------------------------------------
 class ShardWriter(_StoreWriter):
     """``shard-NNNNNN.tar``: per item ``KEY.npy`` (``np.save``'s bytes) and ``KEY.json`` (its metadata)."""
+
+    needs_headers = False  # a shard's size is only estimated, from the inputs' sizes
 
     def __init__(self, job, outdir):
         super().__init__(job, outdir)
@@ -127,7 +140,8 @@ class ShardWriter(_StoreWriter):
                     numbers.append(int(name[6:12]))
         self._next = max(numbers) + 1
         self._feat = feat
-        self.close(kept.values())  # a store from the start: open_features can tell what it is
+        if not os.path.exists(os.path.join(self.outdir, layout.STORE_INFO)):
+            self.close(kept.values())  # a store from the start: open_features can tell what it is
         return requeue
 
     def plan(self, units):
@@ -231,6 +245,8 @@ def _add_member(tar, name, *pieces):
 class ZarrWriter(_StoreWriter):
     """One Zarr v3 store: ``features`` rows appended unit by unit, and the per-item arrays."""
 
+    needs_headers = True  # each unit's rows are planned from its files' lengths
+
     def __init__(self, job, outdir):
         super().__init__(job, outdir)
         self._features = None
@@ -274,6 +290,14 @@ class ZarrWriter(_StoreWriter):
                                          compressors=compressors)
         self._root, self._features = root, features
         self.row_bytes = int(np.prod(probe_rows)) * dtype.itemsize
+
+    def complete(self):
+        """Whether the index was written from the manifest as it is (a killed run appended to it since)."""
+        try:
+            size = os.path.getsize(os.path.join(self.outdir, layout.MANIFEST))
+        except OSError:
+            return False
+        return self._root.attrs.get("fastspec", {}).get("manifest_bytes") == size
 
     def prepare(self, kept, dropped, feat, probe_rows):
         """Nothing to remove: rows no manifest line refers to are never read (their space is not reused)."""
@@ -320,7 +344,9 @@ class ZarrWriter(_StoreWriter):
                                                 dtype=dtype, overwrite=True)
             if len(data):
                 array[:] = data
-        self._root.attrs["fastspec"] = self.describe(self._feat)
+        # Last, with the manifest's size: a run that stops before this point leaves the index to redo.
+        manifest = os.path.getsize(os.path.join(self.outdir, layout.MANIFEST))
+        self._root.attrs["fastspec"] = dict(self.describe(self._feat), manifest_bytes=manifest)
 
 
 class _zarr_quiet:
@@ -415,8 +441,14 @@ def _features(outdir):
     return zarr.open_array(outdir, path="features", mode="r+")
 
 
-def planned_frames(job, info):
-    """Frames the feature of the audio file ``info`` (:class:`fastspec.io.AudioInfo`) will have, from its header."""
+def planned_frames(job, info, nbytes):
+    """Frames the feature of an audio file will have: from its header ``info`` (:class:`fastspec.io.AudioInfo`).
+
+    Without a header (None: shards, where the count only estimates a shard's size), from its
+    size ``nbytes`` as 16-bit mono.
+    """
+    if info is None:
+        return nbytes // (2 * feature_for(job, job.probe_sr).hop_length) + 1
     sr = job.sr or info.samplerate
     n = audio_io.resampled_length(info.frames, info.samplerate, sr)
     try:
