@@ -175,17 +175,12 @@ def write_shard(job, outdir, unit):
                 for src, key, _ in unit.items:
                     t0 = time.perf_counter()
                     try:
-                        with deterministic_fft():
-                            array, fields = compute_file(job, src, outdir)
+                        _, fields, header, data = _item(job, src, outdir)
                     except Exception as err:
                         results.append(failure(src, key, err))
                         continue
-                    header, data = audio_io.npy_bytes(array)
-                    digest = hashlib.sha256(header)
-                    digest.update(data)
                     offset = _add_member(tar, f"{key}.npy", header, data)
-                    fields.update(sha256=digest.hexdigest(), output_bytes=len(header) + data.nbytes,
-                                  shard=unit.target, offset=offset, bytes=len(header) + data.nbytes)
+                    fields.update(shard=unit.target, offset=offset, bytes=fields["output_bytes"])
                     meta = {"key": key, "source": src, **{k: fields[k] for k in ("sr", "hop_length", "duration",
                                                                                  "shape", "dtype", "sha256")},
                             **job.metadata(fields["sr"], fields["hop_length"], fields["duration"])}
@@ -206,6 +201,20 @@ def write_shard(job, outdir, unit):
         return results + [failure(src, key, err) for src, key, _ in unit.items
                           if not any(r[0] == src for r in results)]
     return results + [tuple(r) for r in written]
+
+
+def _item(job, src, outdir):
+    """One item computed: ``(array, fields, header, data)``, with its ``.npy`` bytes' SHA-256 and size in ``fields``.
+
+    The bytes are those the ``.npy`` path writes, so every layout records the same SHA-256.
+    """
+    with deterministic_fft():
+        array, fields = compute_file(job, src, outdir)
+    header, data = audio_io.npy_bytes(array)
+    digest = hashlib.sha256(header)
+    digest.update(data)
+    fields.update(sha256=digest.hexdigest(), output_bytes=len(header) + data.nbytes)
+    return array, fields, header, data
 
 
 class _Pieces:
@@ -400,8 +409,7 @@ def write_region(job, outdir, unit):
         for src, key, _ in unit.items:
             t0 = time.perf_counter()
             try:
-                with deterministic_fft():
-                    array, fields = compute_file(job, src, outdir)
+                array, fields, _, _ = _item(job, src, outdir)
                 if array.shape[:-1] != features.shape[1:]:
                     raise audio_io.AudioFileError(src, f"its feature has rows {array.shape[:-1]}, the store's "
                                                        f"{features.shape[1:]} (another channel count?)")
@@ -411,9 +419,6 @@ def write_region(job, outdir, unit):
             except Exception as err:
                 results.append(failure(src, key, err))
                 continue
-            header, data = audio_io.npy_bytes(array)
-            digest = hashlib.sha256(header)
-            digest.update(data)
             rows = np.moveaxis(array, -1, 0)  # (frames, [channels,] bins)
             done = 0
             while done < n:  # through the buffer, which is written out a whole number of chunks at a time
@@ -424,8 +429,7 @@ def write_region(job, outdir, unit):
                 done += take
                 if cursor - flushed == buffer.shape[0]:
                     flush(cursor)
-            fields.update(sha256=digest.hexdigest(), output_bytes=len(header) + data.nbytes, start=start + cursor - n,
-                          n_frames=n, seconds=time.perf_counter() - t0)
+            fields.update(start=start + cursor - n, n_frames=n, seconds=time.perf_counter() - t0)
             written.append((src, key, fields, None, None))
         flush(math.ceil(cursor / chunk) * chunk if cursor else 0)
     except Exception as err:  # the store could not be written: the unit's files fail with it
