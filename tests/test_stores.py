@@ -369,3 +369,24 @@ def test_cli_reads_store_items(corpus, reference, tmp_path):
     missing = _cli("info", f"{out}::nope")
     _, stderr = missing.communicate(timeout=120)
     assert missing.returncode != 0 and "no item 'nope'" in stderr
+
+
+def test_shard_writer_writes_the_bytes_tarfile_writes():
+    from fastspec.apps.convert.stores import _TarWriter
+
+    members = [("a.npy", b"x" * 700), ("spk0/utt_00.json", b"{}"), ("d/" + "y" * 120 + ".npy", b"z" * 513),
+               ("späk/ü.json", b"[1]"), ("empty.npy", b"")]
+    ours = io.BytesIO()
+    writer = _TarWriter(ours)
+    offsets = [writer.add(name, data[:3], data[3:]) for name, data in members]
+    writer.close()
+    theirs = io.BytesIO()
+    with tarfile.open(fileobj=theirs, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = len(data), 0, 0o644, 0, 0, \
+                "", ""
+            tar.addfile(info, io.BytesIO(data))
+    assert ours.getvalue() == theirs.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(ours.getvalue())) as tar:
+        assert [m.offset_data for m in tar.getmembers()] == offsets
