@@ -419,11 +419,13 @@ def write_region(job, outdir, unit):
     results, written = [], []
     cursor = flushed = 0  # rows used, and rows already written, from the region's start
 
+    write = _chunk_writer(features, outdir)
+
     def flush(upto):
         nonlocal flushed
         while flushed < upto:
             n = min(upto - flushed, buffer.shape[0])
-            features[start + flushed:start + flushed + n] = buffer[:n]
+            write(start + flushed, buffer[:n])
             buffer[:n] = 0
             flushed += n
 
@@ -458,6 +460,35 @@ def write_region(job, outdir, unit):
         return results + [failure(src, key, err) for src, key, _ in unit.items
                           if not any(r[0] == src for r in results)]
     return results + written
+
+
+def _chunk_writer(features, outdir):
+    """``write(row, rows)``: whole chunks of ``features`` from ``row`` on (a multiple of the chunk length).
+
+    Uncompressed chunks are written as files directly, in the layout zarr reads (``c/<i>/0``,
+    little-endian C order): zarr's own writes cost about 2 ms a 320 kB chunk here (150 MB/s),
+    which at 10^5 clips was a fifth of the run. Compressed chunks go through zarr.
+    """
+    plain = not features.compressors and not features.filters and \
+        getattr(features.serializer, "endian", None) is not None and features.serializer.endian.value == "little"
+    chunk = features.chunks[0]
+    if not plain or features.chunks[1:] != features.shape[1:]:
+        def through_zarr(row, rows):
+            features[row:row + rows.shape[0]] = rows
+        return through_zarr
+    folder = os.path.join(outdir, "features")
+    little = features.dtype.newbyteorder("<")
+    tail = (0,) * (len(features.shape) - 1)
+
+    def direct(row, rows):
+        data = np.ascontiguousarray(rows, dtype=little)
+        for k in range(0, rows.shape[0], chunk):
+            key = features.metadata.encode_chunk_key(((row + k) // chunk,) + tail)
+            path = os.path.join(folder, *key.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data[k:k + chunk].data)
+    return direct
 
 
 def _features(outdir):
