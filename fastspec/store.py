@@ -34,8 +34,7 @@ MANIFEST = "manifest.jsonl"
 STORE_INFO = "store.json"
 """The shards' description of the run (the Zarr store keeps it as its root's ``fastspec`` attribute)."""
 LAYOUT_VERSION = 1
-INDEX_ARRAYS = ("start", "n_frames", "key", "source", "sr", "duration", "sha256")
-"""The Zarr store's per-item arrays, beside ``features``."""
+"""The stores' layout; a store of a later layout is refused rather than misread."""
 
 
 def item_key(relative_stem):
@@ -418,7 +417,7 @@ def open_features(path):
     Raises
     ------
     ParameterError
-        ``path`` holds none of these layouts.
+        ``path`` holds none of these layouts, or one of a later fastspec.
 
     Examples
     --------
@@ -429,12 +428,19 @@ def open_features(path):
     """
     path = os.path.abspath(os.fspath(path))
     if os.path.isfile(os.path.join(path, "zarr.json")):
-        return ZarrStore(path)
-    if os.path.isfile(os.path.join(path, STORE_INFO)):
-        return ShardStore(path)
-    if os.path.isfile(os.path.join(path, MANIFEST)):
+        store = ZarrStore(path)
+    elif os.path.isfile(os.path.join(path, STORE_INFO)):
+        store = ShardStore(path)
+    elif os.path.isfile(os.path.join(path, MANIFEST)):
         return NpyFolder(path)
-    raise ParameterError(f"{path} is not a fastspec feature store (no zarr.json, {STORE_INFO} or {MANIFEST})")
+    else:
+        raise ParameterError(f"{path} is not a fastspec feature store (no zarr.json, {STORE_INFO} or {MANIFEST})")
+    version = store.metadata.get("layout_version", LAYOUT_VERSION)
+    if version > LAYOUT_VERSION:
+        store.close()
+        raise ParameterError(f"{path} has layout version {version}, which this fastspec ({LAYOUT_VERSION}) cannot "
+                             "read: upgrade fastspec")
+    return store
 
 
 def split_store_key(text):

@@ -390,3 +390,12 @@ def test_shard_writer_writes_the_bytes_tarfile_writes():
     assert ours.getvalue() == theirs.getvalue()
     with tarfile.open(fileobj=io.BytesIO(ours.getvalue())) as tar:
         assert [m.offset_data for m in tar.getmembers()] == offsets
+
+
+def test_a_store_of_a_later_layout_is_refused(corpus, tmp_path):
+    out = tmp_path / "s"
+    batch.convert(corpus, out, workers=1, progress=False, format="shards", **PARAMS)
+    info = json.loads((out / "store.json").read_text())
+    (out / "store.json").write_text(json.dumps(dict(info, layout_version=info["layout_version"] + 1)))
+    with pytest.raises(ParameterError, match="layout version 2"):
+        fastspec.open_features(out)
