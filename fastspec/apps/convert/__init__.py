@@ -173,7 +173,8 @@ def convert(inputs, outdir, *, feature="logmel", workers=None, client=None, sche
         Compress a store: Zarr chunks with zstd or gzip; shards as ``.tar.gz`` (gzip only, which
         WebDataset streams as it is).
     shard_items : int
-        Items per shard (Zarr: per unit of work) at most; a shard also closes at about 1 GB.
+        Items per shard at most (default 2500); a shard also closes at about 1 GB. A Zarr store's
+        units of work take at most as many, and at most 1/8 of a worker's share.
     progress : bool
         Show a progress bar on a terminal, log lines otherwise.
     log : file, optional
