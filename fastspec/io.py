@@ -27,6 +27,7 @@ the two share the atomic-write and error-reporting rules.
 """
 
 import dataclasses
+import functools
 import os
 import secrets
 import zipfile
@@ -505,11 +506,18 @@ def save_feature(path, array, **extra):
 
 def npy_bytes(array):
     """``(header, data)``: the bytes ``np.save`` writes for a C-contiguous ``array``, in two pieces."""
+    return npy_header(array.shape, array.dtype), memoryview(array.reshape(-1).view(np.uint8))  # (zero-size too)
+
+
+@functools.lru_cache(maxsize=4096)
+def npy_header(shape, dtype):
+    """The header ``np.save`` writes for a C-ordered array of ``shape`` (a tuple) and ``dtype`` (cached)."""
     import io as _io
 
     buf = _io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(array))
-    return buf.getvalue(), memoryview(array.reshape(-1).view(np.uint8))  # (a zero-size array too)
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                               "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
 
 
 def sha256_file(path):

@@ -165,22 +165,28 @@ class FeatureStore:
 
 def _manifest_lines(folder):
     path = os.path.join(folder, MANIFEST)
+    if not os.path.exists(path):
+        return
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line a killed run left half-written
-            if isinstance(entry, dict) and "output" in entry:
+            if isinstance(entry, dict) and isinstance(entry.get("output"), str):
                 yield entry
 
 
-def _last_per_key(entries):
-    """Manifest entries, the last line of each key kept, in first-seen order (a resumed run appends)."""
+def read_manifest(folder):
+    """Entries of ``folder/manifest.jsonl`` keyed by output (a path, or a store's key), in first-seen order.
+
+    The last line of an output wins (a resumed run appends); lines that do not parse (a run
+    killed while writing one) are ignored; no manifest: no entries.
+    """
     latest = {}
-    for entry in entries:
+    for entry in _manifest_lines(folder):
         latest[entry["output"]] = entry
-    return list(latest.values())
+    return latest
 
 
 class NpyFolder(FeatureStore):
@@ -196,7 +202,7 @@ class NpyFolder(FeatureStore):
                          "hop_length": first.get("hop_length"), "axes": first.get("axes"), "units": first.get("units")}
 
     def _load_index(self):
-        return _last_per_key(_manifest_lines(self.path))
+        return list(read_manifest(self.path).values())
 
     def _read(self, i):
         from .io import load_feature
@@ -209,7 +215,7 @@ class NpyFolder(FeatureStore):
         # Streams the manifest when no index is loaded yet (constant memory).
         from .io import load_feature
 
-        entries = self._index if self._index is not None else _last_per_key(_manifest_lines(self.path))
+        entries = self._index if self._index is not None else list(read_manifest(self.path).values())
         for entry in entries:
             yield FeatureItem(entry["output"], load_feature(os.path.join(self.path, entry["output"])),
                               _item_metadata(entry))
@@ -228,7 +234,7 @@ class ShardStore(FeatureStore):
 
     def _load_index(self):
         # The store's order is the shards' (what WebDataset streams): shard, then position in it.
-        entries = [e for e in _last_per_key(_manifest_lines(self.path)) if "shard" in e]
+        entries = [e for e in list(read_manifest(self.path).values()) if "shard" in e]
         entries.sort(key=lambda e: (e["shard"], e["offset"]))
         return entries
 
@@ -264,7 +270,7 @@ class ShardStore(FeatureStore):
         shards = sorted(name for name in os.listdir(self.path) if name.startswith("shard-")
                         and name.endswith((".tar", ".tar.gz")) and not name.startswith("."))
         wanted = {}
-        for entry in _last_per_key(_manifest_lines(self.path)):
+        for entry in list(read_manifest(self.path).values()):
             if "shard" in entry:
                 wanted.setdefault(entry["shard"], set()).add(entry["output"])
         for name in shards:
@@ -449,4 +455,4 @@ def split_store_key(text):
     return (store, key) if sep else (store, None)
 
 
-__all__ = ["FeatureItem", "FeatureStore", "open_features", "split_store_key", "item_key"]
+__all__ = ["FeatureItem", "FeatureStore", "item_key", "open_features", "read_manifest", "split_store_key"]

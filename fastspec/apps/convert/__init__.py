@@ -33,21 +33,13 @@ from ... import __version__, _engine, _validate
 from ... import io as audio_io
 from ..._validate import ParameterError
 from ...parameters import FEATURES
+from ...store import MANIFEST, read_manifest
 from . import stores
 from .engines import CRASHED, Unit, cpu_count, dask_client, local_cluster, run_dask, run_local
 from .features import resolved_params
 from .inputs import find_inputs, output_paths, relative_to
 from .job import AXES, UNITS, Job, convert_file, convert_unit, deterministic_fft, feature_for
-from .manifest import (
-    FAILURES,
-    MANIFEST,
-    lock_folder,
-    read_manifest,
-    still_valid,
-    sweep_temp,
-    write_failures,
-    write_manifest,
-)
+from .manifest import FAILURES, lock_folder, still_valid, sweep_temp, write_failures, write_manifest
 from .progress import Progress
 
 __all__ = ["CRASHED", "FEATURES", "FORMATS", "MANIFEST", "DiskFullError", "Job", "Summary", "convert", "convert_file",

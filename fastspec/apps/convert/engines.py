@@ -36,6 +36,24 @@ def _start_method(method):
 CRASHED = "worker process died while converting this file"
 
 
+def consecutive_groups(items, sizes, limit, most=None):
+    """Split ``items``, in order, into lists of consecutive items.
+
+    Each list's ``sizes`` add up to at most ``limit`` (an item larger than that stands alone), and
+    it holds at most ``most`` items.
+    """
+    groups, current, total = [], [], 0
+    for item, size in zip(items, sizes, strict=True):
+        if current and (total + size > limit or len(current) == most):
+            groups.append(current)
+            current, total = [], 0
+        current.append(item)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
+
+
 @dataclasses.dataclass
 class Unit:
     """A piece of work for one worker: files converted together, and where they go.
@@ -64,16 +82,8 @@ class Unit:
         process about 0.1 ms, against 0.5 ms to convert a one-second clip.
         """
         target = sum(t[2] for t in tasks) / (32 * max(1, n_workers))
-        units, items, total = [], [], 0
-        for src, dst, size in tasks:
-            if items and (total + size > target or len(items) == most):
-                units.append(cls(tuple(items), total))
-                items, total = [], 0
-            items.append((src, dst))
-            total += size
-        if items:
-            units.append(cls(tuple(items), total))
-        return units
+        return [cls(tuple((src, dst) for src, dst, _ in group), sum(t[2] for t in group))
+                for group in consecutive_groups(tasks, [t[2] for t in tasks], target, most)]
 
     def halves(self):
         """Two units of half the items each (a unit whose worker died is retried in pieces)."""
@@ -173,16 +183,7 @@ def _bundles(units, n_workers):
     its own.
     """
     target = sum(u.size for u in units) / (16 * max(1, n_workers))
-    bundles, current, total = [], [], 0
-    for unit in units:
-        if current and total + unit.size > target:
-            bundles.append(current)
-            current, total = [], 0
-        current.append(unit)
-        total += unit.size
-    if current:
-        bundles.append(current)
-    return bundles
+    return consecutive_groups(units, [u.size for u in units], target)
 
 
 def _task_bundle(work, job, bundle):

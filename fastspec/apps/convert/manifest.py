@@ -6,37 +6,15 @@ lock (:func:`lock_folder`).
 
 import contextlib
 import csv
-import functools
-import io
 import json
 import os
 
-import numpy as np
-
 from ... import io as audio_io
 from ..._validate import ParameterError
+from ...store import MANIFEST
 
-MANIFEST = "manifest.jsonl"
 FAILURES = "failures.jsonl"
 LOCK = ".fastspec-convert.lock"
-
-
-def read_manifest(outdir):
-    """Entries of ``outdir/manifest.jsonl`` keyed by output path (relative to ``outdir``).
-
-    Lines that do not parse (a run killed while writing one) are ignored.
-    """
-    entries = {}
-    path = os.path.join(outdir, MANIFEST)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                    entries[entry["output"]] = entry
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-    return entries
 
 
 def write_manifest(outdir, entries, csv_too, lines=None):
@@ -128,14 +106,6 @@ def input_unchanged(entry, src):
     return (fingerprint.get("size"), fingerprint.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4096)
-def _npy_header(shape, dtype):
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                                               "fortran_order": False, "shape": shape})
-    return buf.getvalue()
-
-
 def still_valid(entry, src, dst, verify=False):
     """Whether the output ``dst`` recorded in ``entry`` is complete and made from ``src`` as it is now.
 
@@ -151,7 +121,7 @@ def still_valid(entry, src, dst, verify=False):
         return False
     if dst.endswith(".npy"):
         try:
-            expected = _npy_header(tuple(entry.get("shape", ())), entry.get("dtype"))
+            expected = audio_io.npy_header(tuple(entry.get("shape", ())), entry.get("dtype"))
             fd = os.open(dst, os.O_RDONLY)
             try:
                 header = os.pread(fd, len(expected), 0)

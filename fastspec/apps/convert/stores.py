@@ -22,7 +22,7 @@ import numpy as np
 from ... import io as audio_io
 from ... import store as layout
 from ..._validate import ParameterError
-from .engines import Unit
+from .engines import Unit, consecutive_groups
 from .job import AXES, UNITS, compute_file, deterministic_fft, failure, feature_for
 from .manifest import input_unchanged
 
@@ -60,17 +60,9 @@ class _StoreWriter:
         most = self.job.shard_items
         if self.job.format == "zarr":
             most = min(most, max(64, -(-len(tasks) // (8 * workers))))
-        units, items, inputs, size = [], [], 0, 0
-        for src, key, nbytes, frames in tasks:
-            if items and (len(items) >= most or size + frames * row_bytes > SHARD_BYTES):
-                units.append(Unit(tuple(items), inputs))
-                items, inputs, size = [], 0, 0
-            items.append((src, key, frames))
-            inputs += nbytes
-            size += frames * row_bytes
-        if items:
-            units.append(Unit(tuple(items), inputs))
-        return units
+        groups = consecutive_groups(tasks, [t[3] * row_bytes for t in tasks], SHARD_BYTES, most)
+        return [Unit(tuple((src, key, frames) for src, key, _, frames in group), sum(t[2] for t in group))
+                for group in groups]
 
     def complete(self):
         """Whether the store's own records (its description, its index) match the manifest as it is."""
@@ -413,9 +405,9 @@ def write_region(job, outdir, unit):
     features = _features(outdir)
     start, capacity = unit.target
     chunk = features.chunks[0]
-    buffer = np.zeros((min(capacity, max(chunk, (64 << 20) // max(1, features.dtype.itemsize *
-                                                                  int(np.prod(features.shape[1:]))) // chunk * chunk)),)
-                      + features.shape[1:], dtype=features.dtype)
+    row_bytes = features.dtype.itemsize * int(np.prod(features.shape[1:]))
+    buffered = max(1, (64 << 20) // (row_bytes * chunk)) * chunk  # whole chunks, about 64 MB
+    buffer = np.zeros((min(capacity, buffered),) + features.shape[1:], dtype=features.dtype)
     results, written = [], []
     cursor = flushed = 0  # rows used, and rows already written, from the region's start
 
